@@ -1,0 +1,1 @@
+"""Delegat: KSeF 2.0 for accounting bureaus and their client companies."""

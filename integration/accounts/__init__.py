@@ -1,0 +1,1 @@
+"""Bureaus, client companies, people, user accounts, memberships and API clients."""

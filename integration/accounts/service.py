@@ -1,0 +1,513 @@
+"""Services of the accounts domain. Each loads, authorizes against the actor, acts, commits.
+
+An actor asking for an object outside its tenants gets NotFound, never Forbidden, so that
+ids of other bureaus cannot be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from integration.accounts import validation as check
+from integration.accounts.actor import SCOPES, Actor
+from integration.accounts.models import (
+    BUREAU_ROLES,
+    CLIENT_ROLES,
+    ApiClient,
+    Bureau,
+    ClientCompany,
+    Membership,
+    Person,
+    Role,
+    UserAccount,
+)
+from integration.accounts.secrets import (
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    needs_rehash,
+    new_token,
+    token_digest,
+    verify_password,
+)
+from integration.core.clock import now
+from integration.core.db import transaction
+from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.jobs import enqueue_after_commit, job_id
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    page: int
+    per_page: int
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A bureau or a client company, the owner of users and API clients."""
+
+    kind: str  # "bureau" | "client"
+    id: int
+
+    @classmethod
+    def bureau(cls, bureau_id: int) -> Tenant:
+        return cls("bureau", bureau_id)
+
+    @classmethod
+    def client(cls, client_id: int) -> Tenant:
+        return cls("client", client_id)
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return BUREAU_ROLES if self.kind == "bureau" else CLIENT_ROLES
+
+
+def _paginate(s: Session, stmt: Select[T], page: int, per_page: int) -> Page[T]:
+    if page < 1:
+        raise ValidationFailed.single("page", "must be 1 or more")
+    if not 1 <= per_page <= MAX_PAGE_SIZE:
+        raise ValidationFailed.single("per_page", f"must be between 1 and {MAX_PAGE_SIZE}")
+    total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    items = s.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+# ---------------------------------------------------------------------------- bureaus
+def create_bureau(actor: Actor, *, nip: str, name: str) -> Bureau:
+    actor.require_scope("clients:write")
+    if not actor.is_platform_admin:
+        raise Forbidden("only the platform admin creates bureaus")
+    nip, name = check.nip(nip), check.text(name, "name")
+    with transaction() as s:
+        if s.scalar(select(Bureau.id).where(Bureau.nip == nip)) is not None:
+            raise Conflict("a bureau with this NIP already exists", field="nip")
+        bureau = Bureau(nip=nip, name=name)
+        s.add(bureau)
+    return bureau
+
+
+def list_bureaus(actor: Actor, *, page: int = 1, per_page: int = 50) -> Page[Bureau]:
+    actor.require_scope("clients:read")
+    stmt = select(Bureau).order_by(Bureau.id)
+    if not actor.is_platform_admin:
+        stmt = stmt.where(Bureau.id.in_(list(actor.bureau_roles)))
+    with transaction() as s:
+        return _paginate(s, stmt, page, per_page)
+
+
+def _load_bureau(s: Session, actor: Actor, bureau_id: int) -> Bureau:
+    bureau = s.get(Bureau, bureau_id)
+    if bureau is None or not actor.sees_bureau(bureau_id):
+        raise NotFound("no such bureau")
+    return bureau
+
+
+def get_bureau(actor: Actor, bureau_id: int) -> Bureau:
+    actor.require_scope("clients:read")
+    with transaction() as s:
+        return _load_bureau(s, actor, bureau_id)
+
+
+def update_bureau(actor: Actor, bureau_id: int, *, name: str | None = None) -> Bureau:
+    actor.require_scope("clients:write")
+    with transaction() as s:
+        bureau = _load_bureau(s, actor, bureau_id)
+        if not actor.administers_bureau(bureau_id):
+            raise Forbidden("only a bureau admin changes the bureau")
+        if name is not None:
+            bureau.name = check.text(name, "name")
+    return bureau
+
+
+# ---------------------------------------------------------------------------- clients
+def create_client(actor: Actor, bureau_id: int, *, nip: str, name: str) -> ClientCompany:
+    actor.require_scope("clients:write")
+    nip, name = check.nip(nip), check.text(name, "name")
+    with transaction() as s:
+        _load_bureau(s, actor, bureau_id)
+        if not actor.works_for_bureau(bureau_id):
+            raise Forbidden("only the bureau's admins and accountants add clients")
+        duplicate = s.scalar(
+            select(ClientCompany.id).where(
+                ClientCompany.bureau_id == bureau_id, ClientCompany.nip == nip
+            )
+        )
+        if duplicate is not None:
+            raise Conflict(
+                "this bureau already serves a client with this NIP",
+                field="nip",
+                client_id=duplicate,
+            )
+        client = ClientCompany(bureau_id=bureau_id, nip=nip, name=name)
+        s.add(client)
+    return client
+
+
+def list_clients(
+    actor: Actor, bureau_id: int, *, page: int = 1, per_page: int = 50
+) -> Page[ClientCompany]:
+    actor.require_scope("clients:read")
+    with transaction() as s:
+        _load_bureau(s, actor, bureau_id)
+        stmt = select(ClientCompany).where(ClientCompany.bureau_id == bureau_id)
+        if not actor.works_for_bureau(bureau_id):
+            stmt = stmt.where(ClientCompany.id.in_(list(actor.client_roles)))
+        return _paginate(s, stmt.order_by(ClientCompany.name, ClientCompany.id), page, per_page)
+
+
+def my_clients(actor: Actor) -> Sequence[ClientCompany]:
+    """Every client company the actor can see, across its tenants."""
+    actor.require_scope("clients:read")
+    with transaction() as s:
+        stmt = select(ClientCompany).order_by(ClientCompany.name, ClientCompany.id)
+        if not actor.is_platform_admin:
+            stmt = stmt.where(
+                ClientCompany.bureau_id.in_(list(actor.bureau_roles))
+                | ClientCompany.id.in_(list(actor.client_roles))
+            )
+        return s.scalars(stmt).all()
+
+
+def _load_client(s: Session, actor: Actor, client_id: int) -> ClientCompany:
+    client = s.get(ClientCompany, client_id)
+    if client is None or not actor.sees_client(client):
+        raise NotFound("no such client company")
+    return client
+
+
+def get_client(actor: Actor, client_id: int) -> ClientCompany:
+    actor.require_scope("clients:read")
+    with transaction() as s:
+        return _load_client(s, actor, client_id)
+
+
+def update_client(actor: Actor, client_id: int, *, name: str | None = None) -> ClientCompany:
+    actor.require_scope("clients:write")
+    with transaction() as s:
+        client = _load_client(s, actor, client_id)
+        if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
+            raise Forbidden("only the bureau or the client's admin changes the company")
+        if name is not None:
+            client.name = check.text(name, "name")
+    return client
+
+
+# ---------------------------------------------------------------------------- users
+def _authorize_tenant(s: Session, actor: Actor, tenant: Tenant, *, manage: bool) -> None:
+    """Raise NotFound when the tenant is invisible, Forbidden when it may not be managed."""
+    if tenant.kind == "bureau":
+        _load_bureau(s, actor, tenant.id)
+        if manage and not actor.administers_bureau(tenant.id):
+            raise Forbidden("only a bureau admin manages the bureau's people")
+    else:
+        client = _load_client(s, actor, tenant.id)
+        if manage and not actor.administers_client(client):
+            raise Forbidden("only the client's admin or the bureau's admin manages its people")
+
+
+def _membership_filter(tenant: Tenant):  # type: ignore[no-untyped-def]
+    if tenant.kind == "bureau":
+        return Membership.bureau_id == tenant.id
+    return Membership.client_id == tenant.id
+
+
+def _role(value: str | Role, tenant: Tenant) -> Role:
+    try:
+        role = Role(value)
+    except ValueError:
+        role = None
+    if role is None or role not in tenant.roles:
+        allowed = ", ".join(sorted(r.value for r in tenant.roles))
+        raise ValidationFailed.single("role", f"must be one of: {allowed}")
+    return role
+
+
+@dataclass(frozen=True)
+class Member:
+    user: UserAccount
+    role: Role
+
+
+def create_user(
+    actor: Actor,
+    tenant: Tenant,
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    role: str | Role,
+    pesel: str | None = None,
+) -> Member:
+    """Add a person to a bureau or a client; a welcome e-mail with a setup link follows."""
+    actor.require_scope("users:write")
+    email = check.email(email)
+    first_name = check.text(first_name, "first_name", max_length=100)
+    last_name = check.text(last_name, "last_name", max_length=100)
+    pesel = check.pesel(pesel)
+    chosen = _role(role, tenant)
+    with transaction() as s:
+        _authorize_tenant(s, actor, tenant, manage=True)
+        if s.scalar(select(UserAccount.id).where(UserAccount.email == email)) is not None:
+            raise Conflict("an account with this e-mail already exists", field="email")
+        if pesel and s.scalar(select(Person.id).where(Person.pesel == pesel)) is not None:
+            raise Conflict("a person with this PESEL already exists", field="pesel")
+        person = Person(first_name=first_name, last_name=last_name, email=email, pesel=pesel)
+        user = UserAccount(email=email, person=person)
+        s.add(user)
+        s.flush()
+        s.add(
+            Membership(
+                user_id=user.id,
+                role=chosen,
+                bureau_id=tenant.id if tenant.kind == "bureau" else None,
+                client_id=tenant.id if tenant.kind == "client" else None,
+            )
+        )
+        enqueue_after_commit(
+            s,
+            "integration.accounts.jobs.send_welcome_email",
+            job_id=job_id("welcome-email", user.id),
+            queue="mail",
+            user_id=user.id,
+        )
+    return Member(user=user, role=chosen)
+
+
+def list_users(actor: Actor, tenant: Tenant, *, page: int = 1, per_page: int = 50) -> Page[Member]:
+    actor.require_scope("users:read")
+    with transaction() as s:
+        _authorize_tenant(s, actor, tenant, manage=False)
+        stmt = (
+            select(Membership)
+            .where(_membership_filter(tenant))
+            .join(UserAccount)
+            .options(selectinload(Membership.user))
+            .order_by(UserAccount.email)
+        )
+        memberships: Page[Membership] = _paginate(s, stmt, page, per_page)
+        return Page(
+            items=[Member(m.user, m.role) for m in memberships.items],
+            total=memberships.total,
+            page=page,
+            per_page=per_page,
+        )
+
+
+def _load_member(s: Session, tenant: Tenant, user_id: int) -> Membership:
+    membership = s.scalar(
+        select(Membership).where(_membership_filter(tenant), Membership.user_id == user_id)
+    )
+    if membership is None:
+        raise NotFound("no such user here")
+    return membership
+
+
+def get_user(actor: Actor, tenant: Tenant, user_id: int) -> Member:
+    actor.require_scope("users:read")
+    with transaction() as s:
+        _authorize_tenant(s, actor, tenant, manage=False)
+        m = _load_member(s, tenant, user_id)
+        return Member(m.user, m.role)
+
+
+def update_user(
+    actor: Actor,
+    tenant: Tenant,
+    user_id: int,
+    *,
+    role: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    is_active: bool | None = None,
+    pesel: str | None = None,
+) -> Member:
+    actor.require_scope("users:write")
+    with transaction() as s:
+        _authorize_tenant(s, actor, tenant, manage=True)
+        m = _load_member(s, tenant, user_id)
+        if role is not None:
+            new_role = _role(role, tenant)
+            if m.role == Role.BUREAU_ADMIN and new_role != Role.BUREAU_ADMIN:
+                _keep_one_admin(s, tenant, m)
+            m.role = new_role
+        if first_name is not None:
+            m.user.person.first_name = check.text(first_name, "first_name", max_length=100)
+        if last_name is not None:
+            m.user.person.last_name = check.text(last_name, "last_name", max_length=100)
+        if pesel is not None:
+            normalized = check.pesel(pesel)
+            taken = s.scalar(
+                select(Person.id).where(Person.pesel == normalized, Person.id != m.user.person_id)
+            )
+            if normalized and taken is not None:
+                raise Conflict("a person with this PESEL already exists", field="pesel")
+            m.user.person.pesel = normalized
+        if is_active is not None:
+            if not is_active and m.user_id == actor.user_id:
+                raise Conflict("you cannot deactivate your own account")
+            m.user.is_active = is_active
+        return Member(m.user, m.role)
+
+
+def _keep_one_admin(s: Session, tenant: Tenant, leaving: Membership) -> None:
+    admins = s.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(
+            _membership_filter(tenant),
+            Membership.role == Role.BUREAU_ADMIN,
+            Membership.id != leaving.id,
+        )
+    )
+    if not admins:
+        raise Conflict("a bureau needs at least one admin; appoint another first")
+
+
+# ---------------------------------------------------------------------------- sign-in
+def authenticate(email: str, password: str) -> UserAccount | None:
+    """The active account with this e-mail and password, or None (same cost either way)."""
+    with transaction() as s:
+        user = s.scalar(select(UserAccount).where(UserAccount.email == email.strip().lower()))
+        stored = user.password_hash if user is not None and user.is_active else None
+        if not verify_password(stored, password) or user is None:
+            return None
+        if stored and needs_rehash(stored):
+            user.password_hash = hash_password(password)
+        return user
+
+
+def load_actor_for_user(user_id: int) -> Actor | None:
+    from integration.accounts.actor import actor_for_user  # noqa: PLC0415 - avoids a cycle
+
+    with transaction() as s:
+        user = s.get(UserAccount, user_id)
+        if user is None or not user.is_active:
+            return None
+        return actor_for_user(s, user)
+
+
+def issue_password_setup(user_id: int, ttl: timedelta) -> str | None:
+    """Create a one-time setup token for the user and return it (only its hash is kept).
+
+    None when the account already has a password.
+    """
+    with transaction() as s:
+        user = s.get(UserAccount, user_id)
+        if user is None or user.password_hash is not None:
+            return None
+        token = new_token()
+        user.setup_token_hash = token_digest(token)
+        user.setup_token_expires_at = now() + ttl
+    return token
+
+
+def complete_password_setup(token: str, password: str) -> UserAccount:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed.single(
+            "password", f"must have at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    with transaction() as s:
+        user = s.scalar(
+            select(UserAccount).where(UserAccount.setup_token_hash == token_digest(token))
+        )
+        expires = user.setup_token_expires_at if user else None
+        if user is None or expires is None or expires < now():
+            raise ValidationFailed.single(
+                "token", "the link is invalid or has expired; ask your admin to send a new one"
+            )
+        user.password_hash = hash_password(password)
+        user.setup_token_hash = None
+        user.setup_token_expires_at = None
+    return user
+
+
+def change_password(actor: Actor, *, current: str, new: str) -> None:
+    if actor.user_id is None:
+        raise Forbidden("only people have passwords")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed.single(
+            "new_password", f"must have at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    with transaction() as s:
+        user = s.get(UserAccount, actor.user_id)
+        if user is None or not verify_password(user.password_hash, current):
+            raise ValidationFailed.single("current_password", "does not match")
+        user.password_hash = hash_password(new)
+
+
+# ---------------------------------------------------------------------------- API clients
+@dataclass(frozen=True)
+class IssuedApiClient:
+    client: ApiClient
+    secret: str  # shown once
+
+
+def create_api_client(
+    actor: Actor, tenant: Tenant, *, name: str, role: str | Role, scopes: Sequence[str]
+) -> IssuedApiClient:
+    actor.require_scope("users:write")
+    name = check.text(name, "name")
+    chosen = _role(role, tenant)
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown or not scopes:
+        raise ValidationFailed.single(
+            "scopes",
+            f"choose from: {', '.join(sorted(SCOPES))}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
+        )
+    if actor.scopes is not None and not set(scopes) <= actor.scopes:
+        raise Forbidden("an API client cannot receive scopes its creator does not hold")
+    secret = new_token(32)
+    with transaction() as s:
+        _authorize_tenant(s, actor, tenant, manage=True)
+        client = ApiClient(
+            client_id=f"dlg_{new_token(18)}",
+            secret_hash=hash_password(secret),
+            name=name,
+            bureau_id=tenant.id if tenant.kind == "bureau" else None,
+            client_company_id=tenant.id if tenant.kind == "client" else None,
+            role=chosen,
+            scopes=" ".join(sorted(set(scopes))),
+            created_by_user_id=actor.user_id,
+        )
+        s.add(client)
+    return IssuedApiClient(client=client, secret=secret)
+
+
+def _tenant_clients(tenant: Tenant):  # type: ignore[no-untyped-def]
+    if tenant.kind == "bureau":
+        return ApiClient.bureau_id == tenant.id
+    return ApiClient.client_company_id == tenant.id
+
+
+def list_api_clients(actor: Actor, tenant: Tenant) -> Sequence[ApiClient]:
+    actor.require_scope("users:read")
+    with transaction() as s:
+        _authorize_tenant(s, actor, tenant, manage=True)
+        return s.scalars(
+            select(ApiClient).where(_tenant_clients(tenant)).order_by(ApiClient.id)
+        ).all()
+
+
+def revoke_api_client(actor: Actor, tenant: Tenant, api_client_id: int) -> ApiClient:
+    actor.require_scope("users:write")
+    with transaction() as s:
+        _authorize_tenant(s, actor, tenant, manage=True)
+        client = s.scalar(
+            select(ApiClient).where(_tenant_clients(tenant), ApiClient.id == api_client_id)
+        )
+        if client is None:
+            raise NotFound("no such API client")
+        if client.revoked_at is None:
+            client.revoked_at = now()
+    return client

@@ -1,0 +1,79 @@
+"""Who is calling: a browser session (e-mail and password) or an OAuth2 bearer token."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from flask import request, session
+from sqlalchemy import select
+
+from integration.accounts import service as accounts
+from integration.accounts.actor import Actor, actor_for_api_client
+from integration.accounts.models import ApiToken
+from integration.api.oauth import require_oauth
+from integration.core.db import transaction
+from integration.core.errors import Forbidden, Unauthenticated
+
+SESSION_USER_KEY = "uid"
+_ACTOR_KEY = "delegat.actor"  # per request, unlike flask.g which lives as long as the app context
+
+
+def current_actor() -> Actor:
+    """The actor of this request, or Unauthenticated (401)."""
+    cached = request.environ.get(_ACTOR_KEY)
+    if isinstance(cached, Actor):
+        return cached
+    header = request.headers.get("Authorization", "")
+    actor = _bearer_actor() if header[:7].lower() == "bearer " else _session_actor()
+    request.environ[_ACTOR_KEY] = actor
+    return actor
+
+
+def _bearer_actor() -> Actor:
+    try:
+        token = require_oauth.acquire_token()
+    except OAuth2Error as exc:
+        raise Unauthenticated(
+            exc.description or "the bearer token is invalid or expired", error=exc.error
+        ) from None
+    with transaction() as s:
+        row = s.scalar(select(ApiToken).where(ApiToken.id == token.row.id))
+        assert row is not None
+        return actor_for_api_client(row.api_client, frozenset(row.scopes.split()))
+
+
+def _session_actor() -> Actor:
+    user_id = session.get(SESSION_USER_KEY)
+    if not isinstance(user_id, int):
+        raise Unauthenticated()
+    actor = accounts.load_actor_for_user(user_id)
+    if actor is None:
+        session.clear()
+        raise Unauthenticated("your account is no longer active")
+    return actor
+
+
+def require_json_for_session_writes() -> None:
+    """Refuse cookie-authenticated writes that are not JSON.
+
+    A cross-site form can only GET or POST, and cannot POST JSON without a CORS preflight
+    (which other methods always need): this closes CSRF for the API. Bearer-token calls carry
+    no ambient credentials and are exempt.
+    """
+    if request.method != "POST" or request.headers.get("Authorization"):
+        return
+    if session.get(SESSION_USER_KEY) is not None and not request.is_json:
+        raise Forbidden("browser-session writes to the API must be sent as application/json")
+
+
+def sign_in(email: str, password: str) -> bool:
+    user = accounts.authenticate(email, password)
+    if user is None:
+        return False
+    session.clear()
+    session[SESSION_USER_KEY] = user.id
+    session.permanent = True
+    return True
+
+
+def sign_out() -> None:
+    session.clear()

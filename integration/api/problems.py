@@ -1,0 +1,132 @@
+"""One place that renders every error as RFC 9457 problem+json (or HTML for pages)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from flask import Flask, Response, current_app, json, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from integration.core.errors import DomainError
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://delegat.dev/problems/"
+
+
+def request_id() -> str:
+    rid = request.environ.get("delegat.request_id")
+    if rid is None:
+        incoming = request.headers.get("X-Request-Id", "")
+        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request.environ["delegat.request_id"] = rid
+    return str(rid)
+
+
+def _wants_html() -> bool:
+    if request.path.startswith(("/api/", "/oauth/", "/healthz")):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", PROBLEM_JSON, "text/html"])
+    return best == "text/html"
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_BASE}{slug}" if slug != "about:blank" else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "instance": request.path,
+        "request_id": request_id(),
+        **extensions,
+    }
+    if _wants_html():
+        html = render_template("error.html", problem=body)
+        response = Response(html, status=status, mimetype="text/html")
+    else:
+        response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _webargs_errors(exc: HTTPException) -> list[dict[str, str]]:
+    """Flatten webargs/marshmallow messages ({location: {field: [msg]}}) to a list."""
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") or {}
+    out: list[dict[str, str]] = []
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        elif isinstance(node, list) and all(isinstance(m, str) for m in node):
+            out.extend({"field": prefix or "body", "message": m} for m in node)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(f"{prefix}[{i}]", value)
+        else:
+            out.append({"field": prefix or "body", "message": str(node)})
+
+    for location_messages in messages.values():
+        walk("", location_messages)
+    return out
+
+
+def handle_domain_error(exc: DomainError) -> Response:
+    return problem(
+        exc.status, exc.slug, exc.title, exc.detail, headers=dict(exc.headers()), **exc.extensions
+    )
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    if status == 422:
+        errors = _webargs_errors(exc)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or exc.description
+        return problem(
+            422,
+            "validation-failed",
+            "The submitted data is not valid",
+            detail,
+            headers=headers,
+            errors=errors,
+        )
+    if status == 400 and getattr(exc, "data", None):
+        errors = _webargs_errors(exc)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or exc.description
+        return problem(400, "about:blank", exc.name, detail, headers=headers)
+    return problem(status, "about:blank", exc.name, exc.description, headers=headers)
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    log.exception("unexpected error (request %s)", request_id())
+    if current_app.testing:
+        raise exc
+    return problem(
+        500,
+        "about:blank",
+        "Internal Server Error",
+        "Something went wrong on our side; quote the request id when reporting it.",
+    )
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)
+
+    @app.after_request
+    def _tag(response: Response) -> Response:
+        response.headers["X-Request-Id"] = request_id()
+        return response

@@ -1,0 +1,187 @@
+"""Handlers of /api/v1. Each parses input, makes one service call and renders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from integration.accounts import service as accounts
+from integration.accounts.service import Tenant
+from integration.api import schemas as s
+from integration.api.auth import (
+    current_actor,
+    require_json_for_session_writes,
+    sign_in,
+    sign_out,
+)
+from integration.core.errors import Unauthenticated
+
+blp = Blueprint(
+    "api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Bureaus, client companies, people and API clients",
+)
+blp.before_request(require_json_for_session_writes)
+
+
+# ---------------------------------------------------------------------------- sign-in
+@blp.route("/auth/login", methods=["POST"])
+@blp.arguments(s.LoginSchema)
+@blp.response(204)
+@blp.doc(security=[])
+def login(args: dict[str, str]) -> None:
+    """Sign in with e-mail and password; sets the session cookie."""
+    if not sign_in(args["email"], args["password"]):
+        raise Unauthenticated("wrong e-mail or password, or the account is inactive")
+
+
+@blp.route("/auth/logout", methods=["POST"])
+@blp.response(204)
+def logout() -> None:
+    sign_out()
+
+
+@blp.route("/auth/password-setup", methods=["POST"])
+@blp.arguments(s.PasswordSetupSchema)
+@blp.response(204)
+@blp.doc(security=[])
+def password_setup(args: dict[str, str]) -> None:
+    """Set the first password with the one-time token from the welcome e-mail."""
+    accounts.complete_password_setup(args["token"], args["password"])
+
+
+@blp.route("/auth/password", methods=["POST"])
+@blp.arguments(s.PasswordChangeSchema)
+@blp.response(204)
+def change_password(args: dict[str, str]) -> None:
+    accounts.change_password(
+        current_actor(), current=args["current_password"], new=args["new_password"]
+    )
+
+
+@blp.route("/me")
+@blp.response(200, s.MeSchema)
+def me() -> dict[str, Any]:
+    actor = current_actor()
+    memberships = [
+        {"kind": "bureau", "id": b, "role": r.value} for b, r in actor.bureau_roles.items()
+    ]
+    memberships += [
+        {"kind": "client", "id": c, "role": r.value} for c, r in actor.client_roles.items()
+    ]
+    return {
+        "kind": "user" if actor.user_id is not None else "api_client",
+        "id": actor.user_id if actor.user_id is not None else actor.api_client_id,
+        "is_platform_admin": actor.is_platform_admin,
+        "scopes": sorted(actor.scopes) if actor.scopes is not None else None,
+        "memberships": memberships,
+    }
+
+
+# ---------------------------------------------------------------------------- bureaus
+@blp.route("/bureaus")
+class Bureaus(MethodView):
+    @blp.arguments(s.PageArgs, location="query")
+    @blp.response(200, s.BureauPageSchema)
+    def get(self, args: dict[str, int]) -> accounts.Page[Any]:
+        return accounts.list_bureaus(current_actor(), **args)
+
+    @blp.arguments(s.BureauCreateSchema)
+    @blp.response(201, s.BureauSchema)
+    def post(self, args: dict[str, str]) -> Any:
+        return accounts.create_bureau(current_actor(), **args)
+
+
+@blp.route("/bureaus/<int:bureau_id>")
+class BureauItem(MethodView):
+    @blp.response(200, s.BureauSchema)
+    def get(self, bureau_id: int) -> Any:
+        return accounts.get_bureau(current_actor(), bureau_id)
+
+    @blp.arguments(s.NameUpdateSchema)
+    @blp.response(200, s.BureauSchema)
+    def patch(self, args: dict[str, str], bureau_id: int) -> Any:
+        return accounts.update_bureau(current_actor(), bureau_id, **args)
+
+
+# ---------------------------------------------------------------------------- clients
+@blp.route("/bureaus/<int:bureau_id>/clients")
+class BureauClients(MethodView):
+    @blp.arguments(s.PageArgs, location="query")
+    @blp.response(200, s.ClientPageSchema)
+    def get(self, args: dict[str, int], bureau_id: int) -> accounts.Page[Any]:
+        return accounts.list_clients(current_actor(), bureau_id, **args)
+
+    @blp.arguments(s.ClientCreateSchema)
+    @blp.response(201, s.ClientSchema)
+    def post(self, args: dict[str, str], bureau_id: int) -> Any:
+        return accounts.create_client(current_actor(), bureau_id, **args)
+
+
+@blp.route("/clients/<int:client_id>")
+class ClientItem(MethodView):
+    @blp.response(200, s.ClientSchema)
+    def get(self, client_id: int) -> Any:
+        return accounts.get_client(current_actor(), client_id)
+
+    @blp.arguments(s.NameUpdateSchema)
+    @blp.response(200, s.ClientSchema)
+    def patch(self, args: dict[str, str], client_id: int) -> Any:
+        return accounts.update_client(current_actor(), client_id, **args)
+
+
+# ---------------------------------------------------------------------------- per tenant
+def _tenant_routes(kind: str) -> None:
+    """Users and API clients of a bureau or a client company: one set of handlers for both."""
+    prefix = f"/{'bureaus' if kind == 'bureau' else 'clients'}/<int:tenant_id>"
+
+    def tenant(tenant_id: int) -> Tenant:
+        return Tenant(kind, tenant_id)
+
+    @blp.route(f"{prefix}/users", endpoint=f"{kind}_users")
+    class Users(MethodView):
+        @blp.arguments(s.PageArgs, location="query")
+        @blp.response(200, s.MemberPageSchema)
+        def get(self, args: dict[str, int], tenant_id: int) -> accounts.Page[Any]:
+            return accounts.list_users(current_actor(), tenant(tenant_id), **args)
+
+        @blp.arguments(s.UserCreateSchema)
+        @blp.response(201, s.MemberSchema)
+        def post(self, args: dict[str, Any], tenant_id: int) -> Any:
+            return accounts.create_user(current_actor(), tenant(tenant_id), **args)
+
+    @blp.route(f"{prefix}/users/<int:user_id>", endpoint=f"{kind}_user")
+    class UserItem(MethodView):
+        @blp.response(200, s.MemberSchema)
+        def get(self, tenant_id: int, user_id: int) -> Any:
+            return accounts.get_user(current_actor(), tenant(tenant_id), user_id)
+
+        @blp.arguments(s.UserUpdateSchema)
+        @blp.response(200, s.MemberSchema)
+        def patch(self, args: dict[str, Any], tenant_id: int, user_id: int) -> Any:
+            return accounts.update_user(current_actor(), tenant(tenant_id), user_id, **args)
+
+    @blp.route(f"{prefix}/api-clients", endpoint=f"{kind}_api_clients")
+    class ApiClients(MethodView):
+        @blp.response(200, s.ApiClientListSchema)
+        def get(self, tenant_id: int) -> dict[str, Any]:
+            return {"items": accounts.list_api_clients(current_actor(), tenant(tenant_id))}
+
+        @blp.arguments(s.ApiClientCreateSchema)
+        @blp.response(201, s.ApiClientIssuedSchema)
+        def post(self, args: dict[str, Any], tenant_id: int) -> Any:
+            return accounts.create_api_client(current_actor(), tenant(tenant_id), **args)
+
+    @blp.route(f"{prefix}/api-clients/<int:api_client_id>", endpoint=f"{kind}_api_client")
+    class ApiClientItem(MethodView):
+        @blp.response(200, s.ApiClientSchema)
+        def delete(self, tenant_id: int, api_client_id: int) -> Any:
+            """Revoke the API client and every token it holds."""
+            return accounts.revoke_api_client(current_actor(), tenant(tenant_id), api_client_id)
+
+
+_tenant_routes("bureau")
+_tenant_routes("client")

@@ -1,0 +1,169 @@
+"""Wire shapes of the API (marshmallow); they also generate the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from integration.accounts.actor import SCOPES
+from integration.accounts.models import Role
+
+
+class ProblemSchema(Schema):
+    type = fields.String(metadata={"description": "URI of the problem type"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    instance = fields.String()
+    request_id = fields.String()
+    errors = fields.List(fields.Dict(), metadata={"description": "per-field messages"})
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+def _page_of(item: type[Schema], name: str) -> type[Schema]:
+    attrs: dict[str, Any] = {
+        "items": fields.List(fields.Nested(item)),
+        "total": fields.Integer(),
+        "page": fields.Integer(),
+        "per_page": fields.Integer(),
+    }
+    return Schema.from_dict(attrs, name=name)
+
+
+# ---------------------------------------------------------------- bureaus and clients
+class BureauSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    nip = fields.String()
+    name = fields.String()
+    created_at = fields.DateTime(dump_only=True)
+
+
+class BureauCreateSchema(Schema):
+    nip = fields.String(required=True, metadata={"example": "5260250274"})
+    name = fields.String(required=True)
+
+
+class NameUpdateSchema(Schema):
+    name = fields.String()
+
+
+class ClientSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    bureau_id = fields.Integer(dump_only=True)
+    nip = fields.String()
+    name = fields.String()
+    created_at = fields.DateTime(dump_only=True)
+
+
+class ClientCreateSchema(Schema):
+    nip = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+BureauPageSchema = _page_of(BureauSchema, "BureauPage")
+ClientPageSchema = _page_of(ClientSchema, "ClientPage")
+
+
+# ---------------------------------------------------------------- users
+class MemberSchema(Schema):
+    id = fields.Function(lambda m: m.user.id)
+    email = fields.Function(lambda m: m.user.email)
+    first_name = fields.Function(lambda m: m.user.person.first_name)
+    last_name = fields.Function(lambda m: m.user.person.last_name)
+    pesel = fields.Function(lambda m: m.user.person.pesel, allow_none=True)
+    role = fields.Function(lambda m: m.role.value)
+    is_active = fields.Function(lambda m: m.user.is_active)
+    has_password = fields.Function(lambda m: m.user.password_hash is not None)
+    created_at = fields.Function(lambda m: m.user.created_at.isoformat())
+
+
+class UserCreateSchema(Schema):
+    email = fields.String(required=True)
+    first_name = fields.String(required=True)
+    last_name = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+    pesel = fields.String(load_default=None, allow_none=True)
+
+
+class UserUpdateSchema(Schema):
+    first_name = fields.String()
+    last_name = fields.String()
+    role = fields.String(validate=validate.OneOf([r.value for r in Role]))
+    is_active = fields.Boolean()
+    pesel = fields.String()
+
+
+MemberPageSchema = _page_of(MemberSchema, "MemberPage")
+
+
+# ---------------------------------------------------------------- API clients
+class ApiClientSchema(Schema):
+    id = fields.Integer()
+    client_id = fields.String()
+    name = fields.String()
+    role = fields.Function(lambda c: c.role.value)
+    scopes = fields.Function(lambda c: sorted(c.scope_set))
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class ApiClientCreateSchema(Schema):
+    name = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(sorted(SCOPES))),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+
+
+class ApiClientIssuedSchema(Schema):
+    client = fields.Nested(ApiClientSchema)
+    client_secret = fields.String(
+        attribute="secret", metadata={"description": "shown once; store it now"}
+    )
+
+
+class ApiClientListSchema(Schema):
+    items = fields.List(fields.Nested(ApiClientSchema))
+
+
+# ---------------------------------------------------------------- sign-in
+class LoginSchema(Schema):
+    email = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+
+
+class PasswordSetupSchema(Schema):
+    token = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True)
+    new_password = fields.String(required=True, load_only=True)
+
+
+class MembershipSchema(Schema):
+    kind = fields.String()
+    id = fields.Integer()
+    role = fields.String()
+
+
+class MeSchema(Schema):
+    kind = fields.String(metadata={"description": "user or api_client"})
+    id = fields.Integer()
+    is_platform_admin = fields.Boolean()
+    scopes = fields.List(fields.String(), allow_none=True)
+    memberships = fields.List(fields.Nested(MembershipSchema))
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    database = fields.Boolean()
+    redis = fields.Boolean()

@@ -1,0 +1,100 @@
+"""The application factory: extensions, blueprints, error handlers and CLI."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_smorest import Api
+
+from integration import cli, models
+from integration.accounts.actor import SCOPES
+from integration.api import oauth, problems
+from integration.api import resources as api_resources
+from integration.api import system as api_system
+from integration.api.schemas import ProblemSchema
+from integration.core.appctx import register_settings
+from integration.core.db import db, enable_sqlite_foreign_keys, engine_options
+from integration.core.redis import connect
+from integration.core.settings import Settings
+from integration.jobs import JobRuntime, install_commit_hooks
+from integration.jobs.runtime import register_runtime
+from integration.web import views as web_views
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+
+
+class _Api(Api):  # type: ignore[misc]
+    ERROR_SCHEMA = ProblemSchema
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the service. Without ``settings`` they are read from the environment."""
+    settings = settings or Settings.from_env(os.environ)
+    app = Flask(__name__, static_folder=None)
+    secret_key = settings.secret_key
+    if not secret_key:
+        log.warning("DELEGAT_SECRET_KEY is not set; sessions will not survive a restart")
+        secret_key = secrets.token_urlsafe(32)
+    app.config.update(
+        SECRET_KEY=secret_key,
+        TESTING=settings.testing,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        API_TITLE="Delegat",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": "KSeF 2.0 for accounting bureaus and their clients."},
+            "security": [{"bearer": []}, {"session": []}],
+            "components": {
+                "securitySchemes": {
+                    "bearer": {
+                        "type": "oauth2",
+                        "flows": {
+                            "clientCredentials": {
+                                "tokenUrl": "/oauth/token",
+                                "scopes": {sc: sc for sc in sorted(SCOPES)},
+                            }
+                        },
+                    },
+                    "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                }
+            },
+        },
+    )
+    register_settings(app.extensions, settings)
+    assert models.__all__  # every table is known before migrations or the ORM are used
+
+    db.init_app(app)
+    Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
+    with app.app_context():
+        for engine in db.engines.values():
+            enable_sqlite_foreign_keys(engine)
+
+    connection = connect(settings.redis_url) if settings.redis_url else None
+    register_runtime(app.extensions, JobRuntime(connection=connection))
+    install_commit_hooks()
+
+    oauth.init_app(app, settings.access_token_ttl_seconds)
+    api = _Api(app)
+    api.register_blueprint(api_resources.blp)
+    api.register_blueprint(api_system.blp)
+    app.register_blueprint(web_views.bp)
+    problems.register(app)
+
+    cli.register(app)
+    return app

@@ -1,0 +1,1 @@
+"""Settings, database, Redis, errors and clock: the layer every other package stands on."""

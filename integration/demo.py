@@ -1,0 +1,111 @@
+"""Demo data for the embedded setup: one bureau, its people and three client companies."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from integration.accounts.models import (
+    Bureau,
+    ClientCompany,
+    Membership,
+    Person,
+    Role,
+    UserAccount,
+)
+from integration.accounts.secrets import hash_password
+from integration.core.clock import now
+from integration.core.db import transaction
+
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed to the operator, demo only
+BUREAU = ("5260250274", "Biuro Rachunkowe Bilans Sp. z o.o.")
+PEOPLE = [
+    # role, e-mail, first name, last name, PESEL, tenant ("bureau" or client index)
+    ("platform admin", "admin@delegat.local", "Platform", "Admin", None, None),
+    ("bureau admin", "szef@bilans.example", "Anna", "Kowalska", "85021501233", "bureau"),
+    ("accountant", "ksiegowa1@bilans.example", "Ewa", "Nowak", "90031204568", "bureau"),
+    ("accountant", "ksiegowy2@bilans.example", "Piotr", "Wiśniewski", "77112307897", "bureau"),
+    ("client admin", "prezes@zielony-ogrod.example", "Jan", "Zieliński", "02230501016", 0),
+    ("client admin", "biuro@kamex.example", "Maria", "Kamińska", None, 1),
+    ("client admin", "wlasciciel@piekarnia.example", "Tomasz", "Lewandowski", None, 2),
+]
+CLIENTS = [
+    ("1234563218", "Zielony Ogród Sp. z o.o."),
+    ("7770001111", "Kamex S.A."),
+    ("9510001233", "Piekarnia u Tomasza"),
+]
+_ROLES = {
+    "bureau admin": Role.BUREAU_ADMIN,
+    "accountant": Role.ACCOUNTANT,
+    "client admin": Role.CLIENT_ADMIN,
+}
+
+
+def ensure_user(
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    password: str,
+    platform_admin: bool = False,
+    pesel: str | None = None,
+) -> UserAccount:
+    with transaction() as s:
+        user = s.scalar(select(UserAccount).where(UserAccount.email == email))
+        if user is None:
+            person = Person(first_name=first_name, last_name=last_name, email=email, pesel=pesel)
+            # Demo and CLI accounts get their password directly: no welcome e-mail.
+            user = UserAccount(
+                email=email,
+                person=person,
+                password_hash=hash_password(password),
+                is_platform_admin=platform_admin,
+                welcome_sent_at=now(),
+            )
+            s.add(user)
+    return user
+
+
+def load() -> list[tuple[str, str, str]]:
+    """Create what is missing and return (role, e-mail, password) of every demo login."""
+    with transaction() as s:
+        bureau = s.scalar(select(Bureau).where(Bureau.nip == BUREAU[0]))
+        if bureau is None:
+            bureau = Bureau(nip=BUREAU[0], name=BUREAU[1])
+            s.add(bureau)
+            s.flush()
+        clients = []
+        for nip, name in CLIENTS:
+            client = s.scalar(
+                select(ClientCompany).where(
+                    ClientCompany.bureau_id == bureau.id, ClientCompany.nip == nip
+                )
+            )
+            if client is None:
+                client = ClientCompany(bureau_id=bureau.id, nip=nip, name=name)
+                s.add(client)
+                s.flush()
+            clients.append(client)
+        bureau_id, client_ids = bureau.id, [c.id for c in clients]
+
+    logins = []
+    for role, email, first, last, pesel, tenant in PEOPLE:
+        user = ensure_user(
+            email=email,
+            first_name=first,
+            last_name=last,
+            password=DEMO_PASSWORD,
+            platform_admin=tenant is None,
+            pesel=pesel,
+        )
+        if tenant is not None:
+            with transaction() as s:
+                where = (
+                    {"bureau_id": bureau_id}
+                    if tenant == "bureau"
+                    else {"client_id": client_ids[int(tenant)]}
+                )
+                exists = s.scalar(select(Membership.id).filter_by(user_id=user.id, **where))
+                if exists is None:
+                    s.add(Membership(user_id=user.id, role=_ROLES[role], **where))
+        logins.append((role, email, DEMO_PASSWORD))
+    return logins

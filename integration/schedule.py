@@ -1,0 +1,15 @@
+"""The table of periodic jobs, run by the cron scheduler that ``worker.py --cron`` starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Periodic:
+    func: str
+    queue: str
+    interval_seconds: int
+
+
+PERIODIC = (Periodic("integration.accounts.jobs.reconcile_welcome_emails", "mail", 300),)

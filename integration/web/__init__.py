@@ -1,0 +1,1 @@
+"""Pages for accountants, clients and admins (server-rendered)."""

@@ -1,0 +1,75 @@
+"""Sign-in, password setup and the overview page."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from integration.accounts import service as accounts
+from integration.api.auth import current_actor, sign_in, sign_out
+from integration.core.errors import DomainError, Unauthenticated
+
+bp = Blueprint("web", __name__, template_folder="templates")
+_CSRF_KEY = "csrf"
+
+
+def csrf_token() -> str:
+    token = session.get(_CSRF_KEY)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        session[_CSRF_KEY] = token
+    return token
+
+
+@bp.before_request
+def _check_csrf() -> None:
+    if request.method == "POST":
+        sent, expected = request.form.get("csrf_token", ""), session.get(_CSRF_KEY)
+        if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+            abort(400, "the form has expired; reload the page and try again")
+
+
+@bp.app_context_processor
+def _inject() -> dict[str, object]:
+    return {"csrf_token": csrf_token}
+
+
+@bp.get("/")
+def overview() -> Response | str:
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return redirect(url_for("web.login"))
+    return render_template("overview.html", clients=accounts.my_clients(actor), actor=actor)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | tuple[str, int] | str:
+    if request.method == "GET":
+        return render_template("login.html", error=None)
+    if sign_in(request.form.get("email", ""), request.form.get("password", "")):
+        return redirect(url_for("web.overview"))
+    return render_template(
+        "login.html", error="Wrong e-mail or password.", email=request.form.get("email", "")
+    ), 401
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    sign_out()
+    return redirect(url_for("web.login"))
+
+
+@bp.route("/setup-password", methods=["GET", "POST"])
+def setup_password() -> Response | tuple[str, int] | str:
+    token = request.values.get("token", "")
+    if request.method == "GET":
+        return render_template("setup_password.html", token=token, error=None)
+    try:
+        accounts.complete_password_setup(token, request.form.get("password", ""))
+    except DomainError as exc:
+        return render_template("setup_password.html", token=token, error=exc.detail), 422
+    return redirect(url_for("web.login"))

