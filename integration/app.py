@@ -14,7 +14,7 @@ from flask_smorest import Api
 
 from integration import cli, models
 from integration.accounts.actor import SCOPES
-from integration.api import oauth, problems
+from integration.api import hygiene, oauth, problems
 from integration.api import resources as api_resources
 from integration.api import system as api_system
 from integration.api.schemas import ProblemSchema
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the service. Without ``settings`` they are read from the environment."""
     settings = settings or Settings.from_env(os.environ)
     app = Flask(__name__, static_folder=None)
+    app.url_map.converters["int"] = hygiene.IdConverter
     secret_key = settings.secret_key
     if not secret_key:
         log.warning("DELEGAT_SECRET_KEY is not set; sessions will not survive a restart")
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     oauth.init_app(app, settings.access_token_ttl_seconds)
     api = _Api(app)
+    app.before_request(hygiene.reject_unstorable_text)
     api.register_blueprint(api_resources.blp)
     api.register_blueprint(api_system.blp)
     app.register_blueprint(web_views.bp)

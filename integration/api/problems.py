@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -14,13 +15,14 @@ from integration.core.errors import DomainError
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://delegat.dev/problems/"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def request_id() -> str:
     rid = request.environ.get("delegat.request_id")
     if rid is None:
         incoming = request.headers.get("X-Request-Id", "")
-        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        rid = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         request.environ["delegat.request_id"] = rid
     return str(rid)
 

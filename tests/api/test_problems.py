@@ -154,3 +154,63 @@ def test_session_write_without_json_content_type_is_refused(
         f"/api/v1/bureaus/{w.bureau_id}/clients", data={"nip": "1112223332", "name": "A"}
     )
     assert_problem(r, 403)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"nip": "1112223332", "name": "nul\x00byte"},
+        {"nip": "1112223332", "name": "lone \ud800 surrogate"},
+        {"nip": "1112223332\x00", "name": "x"},
+    ],
+)
+def test_unstorable_text_is_400_and_nothing_is_written(
+    login: Callable[[str], FlaskClient], make_world: Callable[..., World], payload: dict
+) -> None:
+    w = make_world()
+    http = login(w.admin_email)
+    r = http.post(f"/api/v1/bureaus/{w.bureau_id}/clients", json=payload)
+    assert_problem(r, 400)
+    assert http.get(f"/api/v1/bureaus/{w.bureau_id}/clients").json["total"] == 2
+
+
+def test_nul_in_login_and_token_endpoint_is_a_client_error(client: FlaskClient) -> None:
+    r = client.post("/api/v1/auth/login", json={"email": "a\x00@b.example", "password": "x"})
+    assert_problem(r, 400)
+    token = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "x\x00", "client_secret": "y"},
+    )
+    assert 400 <= token.status_code < 500
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/clients/99999999999999999999",
+        "/api/v1/bureaus/2147483648/clients",
+        "/api/v1/clients/-1",
+    ],
+)
+def test_out_of_range_ids_are_404(
+    login: Callable[[str], FlaskClient], make_world: Callable[..., World], path: str
+) -> None:
+    w = make_world()
+    assert_problem(login(w.admin_email).get(path), 404)
+
+
+def test_huge_page_number_is_422(
+    login: Callable[[str], FlaskClient], make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    r = login(w.admin_email).get(f"/api/v1/bureaus/{w.bureau_id}/clients?page=99999999999999")
+    assert_problem(r, 422)
+
+
+def test_forged_request_id_header_is_replaced(client: FlaskClient) -> None:
+    r = client.get("/api/v1/me", headers={"X-Request-Id": "evil value; with spaces"})
+    assert r.headers["X-Request-Id"] != "evil value; with spaces"
+    assert (
+        client.get("/api/v1/me", headers={"X-Request-Id": "abc-123"}).json["request_id"]
+        == "abc-123"
+    )
