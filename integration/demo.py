@@ -33,6 +33,8 @@ CLIENTS = [
     ("7770001111", "Kamex S.A."),
     ("9510001233", "Piekarnia u Tomasza"),
 ]
+# Suppliers of the demo clients in the local KSeF sandbox (their invoices are cost invoices).
+COUNTERPARTIES = ["6770012309", "2223334443"]
 _ROLES = {
     "bureau admin": Role.BUREAU_ADMIN,
     "accountant": Role.ACCOUNTANT,

