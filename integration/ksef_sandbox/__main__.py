@@ -22,6 +22,7 @@ from pathlib import Path
 from integration.ksef_sandbox import testkit
 from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app, ensure_keys
 from integration.ksef_sandbox.cli import issue_invoices, make_company, make_person, make_token
+from integration.ksef_sandbox.limits import Faults
 from integration.ksef_sandbox.state import Store
 
 
@@ -41,6 +42,24 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--db", dest="serve_db", default=None)
+    serve.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="enforce the production rate limits (off by default)",
+    )
+    serve.add_argument(
+        "--fault-error-rate",
+        type=float,
+        default=0.0,
+        help="share of calls answered 503 before any work",
+    )
+    serve.add_argument(
+        "--fault-drop-rate",
+        type=float,
+        default=0.0,
+        help="share of calls answered 504 after the work was done",
+    )
+    serve.add_argument("--fault-latency", type=float, default=0.0, help="seconds added per call")
     company = sub.add_parser("company", help="register a test company")
     company.add_argument("--nip", required=True)
     company.add_argument("--name", default="Test company")
@@ -70,7 +89,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         url = _db_url(args.serve_db or args.db)
-        app = create_sandbox_app(SandboxConfig(database_url=url))
+        faults = Faults(
+            error_rate=args.fault_error_rate,
+            drop_rate=args.fault_drop_rate,
+            latency_seconds=args.fault_latency,
+        )
+        app = create_sandbox_app(
+            SandboxConfig(database_url=url, rate_limits=args.rate_limits, faults=faults)
+        )
         app.run(host=args.host, port=args.port, threaded=True)
         return 0
     if args.command in ("cert-person", "cert-seal"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -520,7 +521,7 @@ def hwm(now: dt.datetime) -> dt.datetime:
     return now - lag
 
 
-def _metadata(inv: Invoice) -> dict[str, Any]:
+def metadata(inv: Invoice) -> dict[str, Any]:
     meta = inv.meta or {}
     out: dict[str, Any] = {
         "ksefNumber": inv.ksef_number,
@@ -582,30 +583,41 @@ def _query_hwm(filters: dict[str, Any], now: dt.datetime, offset: int) -> dt.dat
     return mark
 
 
-@bp.post("/invoices/query/metadata")
-def query_metadata() -> Any:
-    data = body()
-    size, offset = page_size(10, 10, 250), page_offset()
-    order = request.args.get("sortOrder", "Asc")
-    if order not in ("Asc", "Desc"):
-        raise validation("sortOrder must be Asc or Desc.")
-    subject_type = need(data, "subjectType")
+@dataclass(frozen=True)
+class Selection:
+    rows: list[Invoice]
+    truncated: bool
+    mark: dt.datetime | None
+    date_type: str
+
+
+DATE_COLUMNS = {
+    "Issue": Invoice.invoicing_date,
+    "Invoicing": Invoice.invoicing_date,
+    "PermanentStorage": Invoice.permanent_storage_date,
+}
+
+
+def select_invoices(
+    s: Session,
+    context: str,
+    filters: dict[str, Any],
+    *,
+    order: str = "Asc",
+    page_offset_hint: int = 0,
+) -> Selection:
+    """Invoices of the context matching InvoiceQueryFilters (shared by query and export)."""
+    subject_type = need(filters, "subjectType")
     if subject_type not in ("Subject1", "Subject2", "Subject3", "SubjectAuthorized"):
         raise validation("subjectType is not valid.")
-    date_range = need(data, "dateRange", dict)
+    date_range = need(filters, "dateRange", dict)
     date_type = need(date_range, "dateType")
-    columns = {
-        "Issue": Invoice.invoicing_date,
-        "Invoicing": Invoice.invoicing_date,
-        "PermanentStorage": Invoice.permanent_storage_date,
-    }
-    if date_type not in columns:
+    if date_type not in DATE_COLUMNS:
         raise validation("dateRange.dateType must be Issue, Invoicing or PermanentStorage.")
-    st = store()
-    now = st.now()
+    now = store().now()
     start = _parse_date(date_range.get("from"), "dateRange.from")
     end = _parse_date(date_range["to"], "dateRange.to") if date_range.get("to") else now
-    mark = _query_hwm(data, now, offset) if date_type == "PermanentStorage" else None
+    mark = _query_hwm(filters, now, page_offset_hint) if date_type == "PermanentStorage" else None
     restrict = mark is not None and bool(date_range.get("restrictToPermanentStorageHwmDate"))
     if restrict and mark is not None and start > mark:
         raise KsefError(
@@ -619,39 +631,51 @@ def query_metadata() -> Any:
         raise validation("dateRange may span at most 3 months.")
     if restrict and mark is not None:
         end = min(end, mark)
-    with st.session() as s:
-        who = caller(s)
-        who.require(INVOICE_READ)
-        ctx = who.context_value
-        stmt = sa.select(Invoice).where(
-            Invoice.status_code == 200, Invoice.permanent_storage_date <= now
-        )
-        if subject_type == "Subject1":
-            stmt = stmt.where(Invoice.seller_nip == ctx)
-        elif subject_type == "Subject2":
-            stmt = stmt.where(Invoice.buyer_nip == ctx)
-        column = columns[date_type]
-        stmt = stmt.where(column >= start, column <= end)
-        for key, col in (
-            ("ksefNumber", Invoice.ksef_number),
-            ("invoiceNumber", Invoice.invoice_number),
-            ("sellerNip", Invoice.seller_nip),
-        ):
-            if data.get(key):
-                stmt = stmt.where(col == data[key])
-        rows = s.scalars(
+    stmt = sa.select(Invoice).where(
+        Invoice.status_code == 200, Invoice.permanent_storage_date <= now
+    )
+    if subject_type == "Subject1":
+        stmt = stmt.where(Invoice.seller_nip == context)
+    elif subject_type == "Subject2":
+        stmt = stmt.where(Invoice.buyer_nip == context)
+    column = DATE_COLUMNS[date_type]
+    stmt = stmt.where(column >= start, column <= end)
+    for key, col in (
+        ("ksefNumber", Invoice.ksef_number),
+        ("invoiceNumber", Invoice.invoice_number),
+        ("sellerNip", Invoice.seller_nip),
+    ):
+        if filters.get(key):
+            stmt = stmt.where(col == filters[key])
+    rows = list(
+        s.scalars(
             stmt.order_by(column.asc() if order == "Asc" else column.desc(), Invoice.ksef_number)
         ).all()
-        if subject_type in ("Subject3", "SubjectAuthorized"):
-            rows = [r for r in rows if _visible(r, ctx) and ctx not in (r.seller_nip, r.buyer_nip)]
-        truncated = len(rows) > ROW_CAP
-        rows = rows[:ROW_CAP]
-        page = rows[offset * size : (offset + 1) * size]
+    )
+    if subject_type in ("Subject3", "SubjectAuthorized"):
+        rows = [
+            r for r in rows if _visible(r, context) and context not in (r.seller_nip, r.buyer_nip)
+        ]
+    return Selection(rows[:ROW_CAP], len(rows) > ROW_CAP, mark, date_type)
+
+
+@bp.post("/invoices/query/metadata")
+def query_metadata() -> Any:
+    data = body()
+    size, offset = page_size(10, 10, 250), page_offset()
+    order = request.args.get("sortOrder", "Asc")
+    if order not in ("Asc", "Desc"):
+        raise validation("sortOrder must be Asc or Desc.")
+    with store().session() as s:
+        who = caller(s)
+        who.require(INVOICE_READ)
+        found = select_invoices(s, who.context_value, data, order=order, page_offset_hint=offset)
+        page = found.rows[offset * size : (offset + 1) * size]
         out: dict[str, Any] = {
-            "hasMore": (offset + 1) * size < len(rows),
-            "isTruncated": truncated,
-            "invoices": [_metadata(r) for r in page],
+            "hasMore": (offset + 1) * size < len(found.rows),
+            "isTruncated": found.truncated,
+            "invoices": [metadata(r) for r in page],
         }
-        if mark is not None:
-            out["permanentStorageHwmDate"] = iso(mark)
+        if found.mark is not None:
+            out["permanentStorageHwmDate"] = iso(found.mark)
         return out

@@ -14,7 +14,7 @@ from lxml import etree
 from sqlalchemy.orm import Session
 
 from integration.ksef_sandbox import crypto, schemas
-from integration.ksef_sandbox.state import Grant, Invoice, InvoiceSession, Store
+from integration.ksef_sandbox.state import Grant, Invoice, InvoiceSession, Store, Subject
 
 log = logging.getLogger(__name__)
 FA = f"{{{schemas.FA3_NAMESPACE}}}"
@@ -52,7 +52,7 @@ def _decimal_sum(root: etree._Element, names: list[str]) -> float:
     return float(total)
 
 
-def _check_document(xml: bytes, session: InvoiceSession) -> etree._Element:
+def _check_document(s: Session, xml: bytes, session: InvoiceSession) -> etree._Element:
     if xml.startswith(b"\xef\xbb\xbf"):
         raise Rejected(430, "Plik zawiera znacznik BOM.")
     parser = etree.XMLParser(
@@ -87,6 +87,13 @@ def _check_document(xml: bytes, session: InvoiceSession) -> etree._Element:
         raise Rejected(430, "Przekroczony dopuszczalny rozmiar faktury.")
     if has_attachment and session.session_type == "Online":
         raise Rejected(415, "Faktura z załącznikiem może być wysłana wyłącznie w sesji wsadowej.")
+    consent = s.scalar(
+        sa.select(Subject.id).where(
+            Subject.nip == session.context_value, Subject.attachments_allowed.is_(True)
+        )
+    )
+    if has_attachment and consent is None:
+        raise Rejected(415, "Brak zgody na wysyłanie faktur z załącznikami.")
     return root
 
 
@@ -140,7 +147,7 @@ def _verify(
     xml = inv.xml
     if len(xml) != inv.invoice_size or crypto.sha256_b64(xml) != inv.invoice_hash:
         raise Rejected(430, "Rozmiar lub skrót pliku nie odpowiada zadeklarowanym wartościom.")
-    root = _check_document(xml, session)
+    root = _check_document(s, xml, session)
     seller = root.findtext(f"{FA}Podmiot1/{FA}DaneIdentyfikacyjne/{FA}NIP") or ""
     number = root.findtext(f"{FA}Fa/{FA}P_2") or ""
     kind = root.findtext(f"{FA}Fa/{FA}RodzajFaktury") or ""

@@ -116,6 +116,19 @@ def decode(token_type: str | tuple[str, ...]) -> dict[str, Any]:
     return claims
 
 
+def context_of_request() -> str | None:
+    """The context named by the request's bearer token, without validating it (for limits)."""
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    try:
+        claims = jwt.decode(header[7:].strip(), options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    value = claims.get("context-identifier-value")
+    return str(value) if value else None
+
+
 def _ip_allowed(policy: dict[str, Any] | None, ip: str | None) -> bool:
     if not policy or not ip:
         return True

@@ -233,3 +233,26 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+class StoredPart(Base):
+    """A batch part uploaded by a client, or an export part prepared for one."""
+
+    __tablename__ = "sbx_part"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_reference: Mapped[str] = mapped_column(sa.String(36), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(10))  # batch | export
+    ordinal_number: Mapped[int]
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    uploaded_at: Mapped[dt.datetime]
+
+
+class Export(Base):
+    __tablename__ = "sbx_export"
+    reference_number: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    context_value: Mapped[str] = mapped_column(sa.String(64), index=True)
+    status_code: Mapped[int]
+    created_at: Mapped[dt.datetime]
+    completed_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+    package: Mapped[dict[str, Any] | None]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask, Response, request
 from ksef_client import KsefClient, KsefClientOptions
@@ -91,6 +92,27 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSandbox]:
     )
     yield live
     server.shutdown()
+
+
+class PresignedHttp:
+    """ksef-client refuses pre-signed URLs on loopback hosts (a sound rule against SSRF in
+    production); the sandbox lives on loopback in tests, so its helpers get this transport."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        data: bytes | None = None,
+        skip_auth: bool = False,
+        expected_status: set[int] | None = None,
+        **_: Any,
+    ) -> Any:
+        response = httpx.request(method, url, headers=headers or {}, content=data)
+        if expected_status and response.status_code not in expected_status:
+            raise AssertionError(f"{method} {url}: {response.status_code} {response.text}")
+        return response
 
 
 _counter = iter(range(1, 10_000))
