@@ -13,8 +13,10 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 
 from integration import cli, models
+from integration.accounts import guards
 from integration.accounts.actor import SCOPES
 from integration.api import hygiene, oauth, problems
+from integration.api import licensing as api_licensing
 from integration.api import resources as api_resources
 from integration.api import system as api_system
 from integration.api.schemas import ProblemSchema
@@ -24,6 +26,7 @@ from integration.core.redis import connect
 from integration.core.settings import Settings
 from integration.jobs import JobRuntime, install_commit_hooks
 from integration.jobs.runtime import register_runtime
+from integration.licensing import service as licensing
 from integration.web import views as web_views
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -89,12 +92,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     connection = connect(settings.redis_url) if settings.redis_url else None
     register_runtime(app.extensions, JobRuntime(connection=connection))
     install_commit_hooks()
+    guards.register(licensing.guard_client_writable)
 
     oauth.init_app(app, settings.access_token_ttl_seconds)
     api = _Api(app)
     app.before_request(hygiene.reject_unstorable_text)
     api.register_blueprint(api_resources.blp)
     api.register_blueprint(api_system.blp)
+    api.register_blueprint(api_licensing.blp)
     app.register_blueprint(web_views.bp)
     problems.register(app)
 

@@ -1,6 +1,8 @@
 """Every table of the service, imported in one place so that metadata is complete."""
 
 from integration.accounts import models as accounts_models
+from integration.licensing import models as licensing_models
 from integration.mail import models as mail_models
+from integration.masterdata import models as masterdata_models
 
-__all__ = ["accounts_models", "mail_models"]
+__all__ = ["accounts_models", "licensing_models", "mail_models", "masterdata_models"]

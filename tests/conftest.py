@@ -37,6 +37,8 @@ from integration.jobs.runtime import current_runtime
 from integration.jobs.worker import AppSimpleWorker
 
 PASSWORD = "correct horse battery staple"
+# Ed25519 seed of the platform in tests (base64url of 32 bytes)
+SIGNING_SEED = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
 
 
 def _database_url(tmp_root: Path) -> str:
@@ -74,6 +76,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settin
         database_url=_database_url(tmp_path_factory.mktemp("db")),
         redis_url=redis_url,
         secret_key="test-secret-key-not-for-production",
+        licence_secret="test-licence-secret",
+        platform_signing_key=SIGNING_SEED,
         testing=True,
         max_request_bytes=64 * 1024,
     )

@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from integration.accounts import guards
 from integration.accounts import validation as check
 from integration.accounts.actor import SCOPES, Actor
 from integration.accounts.models import (
@@ -197,13 +198,16 @@ def update_client(actor: Actor, client_id: int, *, name: str | None = None) -> C
         client = _load_client(s, actor, client_id)
         if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
             raise Forbidden("only the bureau or the client's admin changes the company")
+        guards.check_client_writable(s, client)
         if name is not None:
             client.name = check.text(name, "name")
     return client
 
 
 # ---------------------------------------------------------------------------- users
-def _authorize_tenant(s: Session, actor: Actor, tenant: Tenant, *, manage: bool) -> None:
+def _authorize_tenant(
+    s: Session, actor: Actor, tenant: Tenant, *, manage: bool, write: bool = False
+) -> None:
     """Raise NotFound when the tenant is invisible, Forbidden when it may not be managed."""
     if tenant.kind == "bureau":
         _load_bureau(s, actor, tenant.id)
@@ -213,6 +217,8 @@ def _authorize_tenant(s: Session, actor: Actor, tenant: Tenant, *, manage: bool)
         client = _load_client(s, actor, tenant.id)
         if manage and not actor.administers_client(client):
             raise Forbidden("only the client's admin or the bureau's admin manages its people")
+        if write:
+            guards.check_client_writable(s, client)
 
 
 def _membership_filter(tenant: Tenant):  # type: ignore[no-untyped-def]
@@ -256,7 +262,7 @@ def create_user(
     pesel = check.pesel(pesel)
     chosen = _role(role, tenant)
     with transaction() as s:
-        _authorize_tenant(s, actor, tenant, manage=True)
+        _authorize_tenant(s, actor, tenant, manage=True, write=True)
         if s.scalar(select(UserAccount.id).where(UserAccount.email == email)) is not None:
             raise Conflict("an account with this e-mail already exists", field="email")
         if pesel and s.scalar(select(Person.id).where(Person.pesel == pesel)) is not None:
@@ -333,7 +339,7 @@ def update_user(
 ) -> Member:
     actor.require_scope("users:write")
     with transaction() as s:
-        _authorize_tenant(s, actor, tenant, manage=True)
+        _authorize_tenant(s, actor, tenant, manage=True, write=True)
         m = _load_member(s, tenant, user_id)
         if role is not None:
             new_role = _role(role, tenant)
@@ -469,7 +475,7 @@ def create_api_client(
         raise Forbidden("an API client cannot receive scopes its creator does not hold")
     secret = new_token(32)
     with transaction() as s:
-        _authorize_tenant(s, actor, tenant, manage=True)
+        _authorize_tenant(s, actor, tenant, manage=True, write=True)
         client = ApiClient(
             client_id=f"dlg_{new_token(18)}",
             secret_hash=hash_password(secret),

@@ -55,14 +55,18 @@ def _session_actor() -> Actor:
 def require_json_for_session_writes() -> None:
     """Refuse cookie-authenticated writes that are not JSON.
 
-    A cross-site form can only GET or POST, and cannot POST JSON without a CORS preflight
-    (which other methods always need): this closes CSRF for the API. Bearer-token calls carry
-    no ambient credentials and are exempt.
+    A cross-site form can only GET or POST, and cannot POST JSON or set a custom header without
+    a CORS preflight (which other methods always need): this closes CSRF for the API.
+    Bearer-token calls carry no ambient credentials and are exempt.
     """
     if request.method != "POST" or request.headers.get("Authorization"):
         return
-    if session.get(SESSION_USER_KEY) is not None and not request.is_json:
-        raise Forbidden("browser-session writes to the API must be sent as application/json")
+    same_origin = request.is_json or "X-Requested-With" in request.headers
+    if session.get(SESSION_USER_KEY) is not None and not same_origin:
+        raise Forbidden(
+            "browser-session writes to the API must be sent as application/json "
+            "(or, for file uploads, with an X-Requested-With header)"
+        )
 
 
 def sign_in(email: str, password: str) -> bool:

@@ -8,6 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from integration.accounts import service as accounts
+from integration.accounts.models import ClientCompany
 from integration.accounts.service import Tenant
 from integration.api import schemas as s
 from integration.api.auth import (
@@ -17,6 +18,7 @@ from integration.api.auth import (
     sign_out,
 )
 from integration.core.errors import Unauthenticated
+from integration.licensing import service as licensing
 
 blp = Blueprint(
     "api",
@@ -108,29 +110,45 @@ class BureauItem(MethodView):
 
 
 # ---------------------------------------------------------------------------- clients
+def _with_licence(*clients: ClientCompany) -> None:
+    """Attach each client's licence state, so that every response about a client carries it."""
+    states = licensing.states_for(clients)
+    for client in clients:
+        client.licence_state = states.get(client.id)  # type: ignore[attr-defined]
+
+
 @blp.route("/bureaus/<int:bureau_id>/clients")
 class BureauClients(MethodView):
     @blp.arguments(s.PageArgs, location="query")
     @blp.response(200, s.ClientPageSchema)
     def get(self, args: dict[str, int], bureau_id: int) -> accounts.Page[Any]:
-        return accounts.list_clients(current_actor(), bureau_id, **args)
+        page = accounts.list_clients(current_actor(), bureau_id, **args)
+        _with_licence(*page.items)
+        return page
 
     @blp.arguments(s.ClientCreateSchema)
     @blp.response(201, s.ClientSchema)
     def post(self, args: dict[str, str], bureau_id: int) -> Any:
-        return accounts.create_client(current_actor(), bureau_id, **args)
+        """Add a client; its licence state carries the registration prompt."""
+        client = accounts.create_client(current_actor(), bureau_id, **args)
+        _with_licence(client)
+        return client
 
 
 @blp.route("/clients/<int:client_id>")
 class ClientItem(MethodView):
     @blp.response(200, s.ClientSchema)
     def get(self, client_id: int) -> Any:
-        return accounts.get_client(current_actor(), client_id)
+        client = accounts.get_client(current_actor(), client_id)
+        _with_licence(client)
+        return client
 
     @blp.arguments(s.NameUpdateSchema)
     @blp.response(200, s.ClientSchema)
     def patch(self, args: dict[str, str], client_id: int) -> Any:
-        return accounts.update_client(current_actor(), client_id, **args)
+        client = accounts.update_client(current_actor(), client_id, **args)
+        _with_licence(client)
+        return client
 
 
 # ---------------------------------------------------------------------------- per tenant

@@ -58,6 +58,10 @@ class ClientSchema(Schema):
     nip = fields.String()
     name = fields.String()
     created_at = fields.DateTime(dump_only=True)
+    licence = fields.Function(
+        lambda c: c.licence_state.as_dict() if getattr(c, "licence_state", None) else None,
+        metadata={"description": "registration against the bureau's licence and days left"},
+    )
 
 
 class ClientCreateSchema(Schema):

@@ -65,3 +65,7 @@ class Unauthenticated(DomainError):
 
 class Conflict(DomainError):
     status, slug, title = 409, "conflict", "The request conflicts with the current state"
+
+
+class ClientReadOnly(Conflict):
+    slug, title = "client-read-only", "The client is read-only until registered"

@@ -33,6 +33,12 @@ class Settings:
     ksef_base_url: str = "http://127.0.0.1:8765/v2"
     secret_key: str | None = None
     credential_encryption_key: str | None = None
+    # HMAC key of licence numbers (platform only); falls back to the secret key
+    licence_secret: str | None = None
+    # Ed25519 seed (base64) that signs registration keys (platform only)
+    platform_signing_key: str | None = None
+    # Ed25519 public key (base64) with which an installation verifies its registration key
+    platform_verify_key: str | None = None
     mail_backend: str = "outbox"
     mail_sender: str = "Delegat <no-reply@delegat.local>"
     public_base_url: str = "http://127.0.0.1:8000"

@@ -40,7 +40,7 @@ def test_openapi_documents_every_api_route(app: Flask, client: FlaskClient) -> N
         if rule.rule.startswith(("/api/v1", "/oauth", "/healthz")) and "openapi" not in rule.rule:
             path = rule.rule
             for arg in rule.arguments:
-                path = path.replace(f"<int:{arg}>", f"{{{arg}}}")
+                path = path.replace(f"<int:{arg}>", f"{{{arg}}}").replace(f"<{arg}>", f"{{{arg}}}")
             served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert served == documented
     assert "bearer" in spec["components"]["securitySchemes"]

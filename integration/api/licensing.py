@@ -1,0 +1,271 @@
+"""Licence panel, client registration, trials, activation, platform admin, data moves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from integration.api.auth import current_actor, require_json_for_session_writes
+from integration.core.errors import ValidationFailed
+from integration.licensing import activation
+from integration.licensing import service as licensing
+from integration.licensing.numbers import Kind, Module, Plan, format_number
+from integration.masterdata import service as masterdata
+
+blp = Blueprint(
+    "licensing",
+    __name__,
+    url_prefix="/api/v1",
+    description="Licences, registration of clients, trials, activation, data moves",
+)
+blp.before_request(require_json_for_session_writes)
+PLANS = [p.name.lower() for p in Plan]
+MODULES = [m.name.lower() for m in Module if m.name]
+
+
+class LicenceNumberSchema(Schema):
+    number = fields.String(required=True, metadata={"example": "24G70-68007-H40G0-XKSA3-7EFR3"})
+
+
+class RegistrationSchema(Schema):
+    action = fields.String(
+        required=True, validate=validate.OneOf(["register", "remind_later", "do_not_register"])
+    )
+    display_name = fields.String(load_default=None)
+
+
+class IssueLicenceSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf([k.name.lower() for k in Kind]))
+    plan = fields.String(required=True, validate=validate.OneOf(PLANS))
+    seats = fields.Integer(required=True, validate=validate.Range(min=1, max=4095))
+    modules = fields.List(fields.String(validate=validate.OneOf(MODULES)), load_default=None)
+    bureau_id = fields.Integer(load_default=None)
+
+
+class ContractSchema(Schema):
+    licensee_nip = fields.String(required=True)
+    licensee_name = fields.String(required=True)
+    modules = fields.List(fields.String(validate=validate.OneOf(MODULES)), required=True)
+    seats = fields.Integer(required=True, validate=validate.Range(min=1, max=4095))
+    paid = fields.Boolean(required=True)
+
+
+class PlanSchema(Schema):
+    plan = fields.String(required=True, validate=validate.OneOf(PLANS))
+
+
+class TrialSchema(Schema):
+    bureau_nip = fields.String(required=True)
+    bureau_name = fields.String(required=True)
+    email = fields.String(required=True)
+    first_name = fields.String(required=True)
+    last_name = fields.String(required=True)
+    plan = fields.String(required=True, validate=validate.OneOf(PLANS))
+
+
+class ActivationSchema(Schema):
+    installation_key = fields.String(required=True)
+
+
+class FormatArgs(Schema):
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+
+
+class LicenceStateSchema(Schema):
+    state = fields.String(metadata={"description": "registered, grace or read_only"})
+    registration = fields.String(metadata={"description": "pending, registered or declined"})
+    days_left = fields.Integer(allow_none=True)
+    deadline = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    display_name = fields.String(allow_none=True)
+    prompt = fields.Boolean()
+    actions = fields.List(fields.String())
+
+
+class LicenceItemSchema(Schema):
+    number = fields.String()
+    kind = fields.String()
+    plan = fields.String()
+    modules = fields.List(fields.String())
+    seats = fields.Integer()
+    valid_until = fields.String(allow_none=True)
+
+
+class SubscriptionSchema(Schema):
+    plan = fields.String()
+    status = fields.String()
+    trial_ends_at = fields.String(allow_none=True)
+
+
+class PanelSchema(Schema):
+    seats = fields.Integer()
+    registered = fields.Integer()
+    active = fields.Integer()
+    clients = fields.Integer()
+    licences = fields.List(fields.Nested(LicenceItemSchema))
+    subscription = fields.Nested(SubscriptionSchema, allow_none=True)
+    support_valid_until = fields.String(allow_none=True)
+    support_expires_soon = fields.Boolean()
+    needs_licence_number = fields.Boolean()
+
+
+class IssuedLicenceSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    seats = fields.Integer()
+    valid_until = fields.String(allow_none=True)
+
+
+class ContractOutSchema(Schema):
+    id = fields.Integer()
+    licensee_nip = fields.String()
+    seats = fields.Integer()
+
+
+class TrialOutSchema(Schema):
+    bureau_id = fields.Integer()
+    nip = fields.String()
+
+
+class RegistrationKeySchema(Schema):
+    registration_key = fields.String()
+
+
+class ImportResultSchema(Schema):
+    created = fields.Integer()
+    updated = fields.Integer()
+
+
+@blp.route("/bureaus/<int:bureau_id>/licence")
+class LicencePanel(MethodView):
+    @blp.response(200, PanelSchema)
+    def get(self, bureau_id: int) -> dict[str, Any]:
+        """The licence panel: licences, seats, registered and active clients, reminders."""
+        return licensing.licence_panel(current_actor(), bureau_id)
+
+    @blp.arguments(LicenceNumberSchema)
+    @blp.response(200, PanelSchema)
+    def post(self, args: dict[str, str], bureau_id: int) -> dict[str, Any]:
+        """Enter a licence number (dashes, spaces and case do not matter)."""
+        actor = current_actor()
+        licensing.enter_licence(actor, bureau_id, args["number"])
+        return licensing.licence_panel(actor, bureau_id)
+
+
+@blp.route("/bureaus/<int:bureau_id>/licence/check", methods=["POST"])
+@blp.response(200, PanelSchema)
+def check_registration_status(bureau_id: int) -> dict[str, Any]:
+    """Check registration status: the panel recomputed now."""
+    return licensing.licence_panel(current_actor(), bureau_id)
+
+
+@blp.route("/clients/<int:client_id>/registration")
+class ClientRegistration(MethodView):
+    @blp.response(200, LicenceStateSchema)
+    def get(self, client_id: int) -> dict[str, Any]:
+        return licensing.registration_status(current_actor(), client_id).as_dict()
+
+    @blp.arguments(RegistrationSchema)
+    @blp.response(200, LicenceStateSchema)
+    def post(self, args: dict[str, Any], client_id: int) -> dict[str, Any]:
+        """Register now, remind me later (60 more days), or do not register (read-only)."""
+        return licensing.decide(current_actor(), client_id, **args).as_dict()
+
+
+@blp.route("/platform/licences", methods=["POST"])
+@blp.arguments(IssueLicenceSchema)
+@blp.response(201, IssuedLicenceSchema)
+def issue_licence(args: dict[str, Any]) -> dict[str, Any]:
+    licence = licensing.issue_licence(current_actor(), **args)
+    return {
+        "id": licence.id,
+        "number": format_number(licence.number),
+        "seats": licence.seats,
+        "valid_until": licence.valid_until.isoformat() if licence.valid_until else None,
+    }
+
+
+@blp.route("/platform/contracts", methods=["POST"])
+@blp.arguments(ContractSchema)
+@blp.response(201, ContractOutSchema)
+def create_contract(args: dict[str, Any]) -> dict[str, Any]:
+    contract = activation.create_contract(current_actor(), **args)
+    return {"id": contract.id, "licensee_nip": contract.licensee_nip, "seats": contract.seats}
+
+
+@blp.route("/platform/bureaus/<int:bureau_id>/plan", methods=["PUT"])
+@blp.arguments(PlanSchema)
+@blp.response(204)
+def change_plan(args: dict[str, str], bureau_id: int) -> None:
+    licensing.change_plan(current_actor(), bureau_id, args["plan"])
+
+
+@blp.route("/platform/bureaus/<int:bureau_id>", methods=["DELETE"])
+@blp.response(204)
+def delete_trial_account(bureau_id: int) -> None:
+    licensing.delete_trial_account(current_actor(), bureau_id)
+
+
+@blp.route("/trials", methods=["POST"])
+@blp.arguments(TrialSchema)
+@blp.response(201, TrialOutSchema)
+@blp.doc(security=[])
+def start_trial(args: dict[str, str]) -> dict[str, Any]:
+    """Sign up for a 30-day trial of a plan; the admin receives a password-setup e-mail."""
+    bureau = licensing.start_trial(**args)
+    return {"bureau_id": bureau.id, "nip": bureau.nip}
+
+
+@blp.route("/activation", methods=["POST"])
+@blp.arguments(ActivationSchema)
+@blp.response(200, RegistrationKeySchema)
+@blp.doc(security=[])
+def activate(args: dict[str, str]) -> dict[str, Any]:
+    """Exchange an installation key for a signed registration key."""
+    return {"registration_key": activation.activate(args["installation_key"])}
+
+
+_MIME = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@blp.route("/clients/<int:client_id>/master-data/<kind>")
+class MasterData(MethodView):
+    @blp.arguments(FormatArgs, location="query")
+    @blp.response(200, description="the file")
+    def get(self, args: dict[str, str], client_id: int, kind: str) -> Response:
+        """Export counterparties or products as CSV or XLSX."""
+        data = masterdata.export(current_actor(), client_id, kind, args["format"])
+        return Response(
+            data,
+            mimetype=_MIME[args["format"]],
+            headers={"Content-Disposition": f'attachment; filename="{kind}.{args["format"]}"'},
+        )
+
+    @blp.arguments(FormatArgs, location="query")
+    @blp.response(200, ImportResultSchema)
+    def post(self, args: dict[str, str], client_id: int, kind: str) -> dict[str, Any]:
+        """Import a file (the raw body); every row is checked before anything is written."""
+        if not request.content_length:
+            raise ValidationFailed.single("file", "send the file as the request body")
+        result = masterdata.import_file(
+            current_actor(), client_id, kind, args["format"], request.get_data()
+        )
+        return {"created": result.created, "updated": result.updated}
+
+
+@blp.route("/bureaus/<int:bureau_id>/export")
+@blp.response(200, description="a ZIP of every client's master data")
+def export_bureau(bureau_id: int) -> Response:
+    data = masterdata.export_bureau(current_actor(), bureau_id)
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="bureau-{bureau_id}.zip"'},
+    )

@@ -1,0 +1,1 @@
+"""Licences, plans and trials, client registration with its 60-day grace, activation."""

@@ -1,0 +1,1 @@
+"""A client company's master data (counterparties, products and services) and its moves."""
