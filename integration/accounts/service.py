@@ -179,7 +179,8 @@ def my_clients(actor: Actor) -> Sequence[ClientCompany]:
         return s.scalars(stmt).all()
 
 
-def _load_client(s: Session, actor: Actor, client_id: int) -> ClientCompany:
+def load_client(s: Session, actor: Actor, client_id: int) -> ClientCompany:
+    """The client in the caller's transaction, or NotFound when the actor cannot see it."""
     client = s.get(ClientCompany, client_id)
     if client is None or not actor.sees_client(client):
         raise NotFound("no such client company")
@@ -189,13 +190,13 @@ def _load_client(s: Session, actor: Actor, client_id: int) -> ClientCompany:
 def get_client(actor: Actor, client_id: int) -> ClientCompany:
     actor.require_scope("clients:read")
     with transaction() as s:
-        return _load_client(s, actor, client_id)
+        return load_client(s, actor, client_id)
 
 
 def update_client(actor: Actor, client_id: int, *, name: str | None = None) -> ClientCompany:
     actor.require_scope("clients:write")
     with transaction() as s:
-        client = _load_client(s, actor, client_id)
+        client = load_client(s, actor, client_id)
         if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
             raise Forbidden("only the bureau or the client's admin changes the company")
         guards.check_client_writable(s, client)
@@ -214,7 +215,7 @@ def _authorize_tenant(
         if manage and not actor.administers_bureau(tenant.id):
             raise Forbidden("only a bureau admin manages the bureau's people")
     else:
-        client = _load_client(s, actor, tenant.id)
+        client = load_client(s, actor, tenant.id)
         if manage and not actor.administers_client(client):
             raise Forbidden("only the client's admin or the bureau's admin manages its people")
         if write:

@@ -25,6 +25,7 @@ from integration.accounts.models import (
     Role,
     UserAccount,
 )
+from integration.accounts.service import load_client
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
@@ -296,16 +297,9 @@ def guard_client_writable(s: Session, client: ClientCompany) -> None:
         )
 
 
-def _load_client(s: Session, actor: Actor, client_id: int) -> ClientCompany:
-    client = s.get(ClientCompany, client_id)
-    if client is None or not actor.sees_client(client):
-        raise NotFound("no such client company")
-    return client
-
-
 def registration_status(actor: Actor, client_id: int) -> ClientLicenceState:
     with transaction() as s:
-        client = _load_client(s, actor, client_id)
+        client = load_client(s, actor, client_id)
         return _state(
             client,
             s.get(ClientRegistration, client_id),
@@ -323,7 +317,7 @@ def decide(
         raise ValidationFailed.single("action", "register, remind_later or do_not_register")
     at = now()
     with transaction() as s:
-        client = _load_client(s, actor, client_id)
+        client = load_client(s, actor, client_id)
         if not actor.administers_bureau(client.bureau_id):
             raise Forbidden("only a bureau admin registers clients against the licence")
         reg = s.get(ClientRegistration, client_id)
@@ -453,18 +447,22 @@ def licence_panel(actor: Actor, bureau_id: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- trials
+def _plan(name: str) -> numbers.Plan:
+    try:
+        return numbers.Plan[name.upper()]
+    except KeyError:
+        raise ValidationFailed.single(
+            "plan", "choose start, biuro, biuro_pro or enterprise"
+        ) from None
+
+
 def start_trial(
     *, bureau_nip: str, bureau_name: str, email: str, first_name: str, last_name: str, plan: str
 ) -> Bureau:
     """Self-service sign-up: a bureau, its admin and a 30-day trial of the chosen plan."""
     nip, name = check.nip(bureau_nip), check.text(bureau_name, "bureau_name")
     mail = check.email(email)
-    try:
-        plan_value = numbers.Plan[plan.upper()]
-    except KeyError:
-        raise ValidationFailed.single(
-            "plan", "choose start, biuro, biuro_pro or enterprise"
-        ) from None
+    plan_value = _plan(plan)
     at = now()
     with transaction() as s:
         if s.scalar(select(Bureau.id).where(Bureau.nip == nip)) is not None:
@@ -506,12 +504,7 @@ def change_plan(actor: Actor, bureau_id: int, plan: str) -> None:
     """During a trial the plan is fixed for the bureau; only the platform admin changes it."""
     if not actor.is_platform_admin:
         raise Forbidden("the plan of a trial is fixed; the platform admin can change it")
-    try:
-        plan_value = numbers.Plan[plan.upper()]
-    except KeyError:
-        raise ValidationFailed.single(
-            "plan", "choose start, biuro, biuro_pro or enterprise"
-        ) from None
+    plan_value = _plan(plan)
     with transaction() as s:
         sub = s.get(Subscription, bureau_id)
         if sub is None:

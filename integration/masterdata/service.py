@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from integration.accounts import guards
 from integration.accounts.actor import Actor
 from integration.accounts.models import ClientCompany
+from integration.accounts.service import load_client
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
@@ -43,9 +44,7 @@ class ImportRejected(ValidationFailed):
 
 
 def _client(s: Session, actor: Actor, client_id: int, *, write: bool) -> ClientCompany:
-    client = s.get(ClientCompany, client_id)
-    if client is None or not actor.sees_client(client):
-        raise NotFound("no such client company")
+    client = load_client(s, actor, client_id)
     if write:
         if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
             raise Forbidden("only the bureau or the client's admin changes master data")
