@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from integration.accounts import service as accounts
 from integration.api.auth import current_actor, sign_in, sign_out
 from integration.core.errors import DomainError, Unauthenticated
+from integration.licensing import service as licensing
 
 bp = Blueprint("web", __name__, template_folder="templates")
 _CSRF_KEY = "csrf"
@@ -43,7 +44,62 @@ def overview() -> Response | str:
         actor = current_actor()
     except Unauthenticated:
         return redirect(url_for("web.login"))
-    return render_template("overview.html", clients=accounts.my_clients(actor), actor=actor)
+    clients = accounts.my_clients(actor)
+    return render_template(
+        "overview.html",
+        clients=clients,
+        actor=actor,
+        states=licensing.states_for(clients),
+        notice=request.args.get("notice"),
+        error=request.args.get("error"),
+    )
+
+
+@bp.post("/clients/<int:client_id>/registration")
+def client_registration(client_id: int) -> Response:
+    """The registration prompt's buttons: register now, remind me later, do not register."""
+    try:
+        actor = current_actor()
+        state = licensing.decide(
+            actor,
+            client_id,
+            action=request.form.get("action", ""),
+            display_name=request.form.get("display_name") or None,
+        )
+    except Unauthenticated:
+        return redirect(url_for("web.login"))
+    except DomainError as exc:
+        return redirect(url_for("web.overview", error=exc.detail))
+    notice = {
+        "registered": "The client is registered against the licence.",
+        "grace": f"Reminder set: register within {state.days_left} days.",
+        "read_only": "The client is not registered and is now read-only.",
+    }[state.state]
+    return redirect(url_for("web.overview", notice=notice))
+
+
+@bp.route("/bureaus/<int:bureau_id>/licence", methods=["GET", "POST"])
+def licence_panel(bureau_id: int) -> Response | tuple[str, int] | str:
+    """The licence panel: numbers, seats, reminders; enter a number; check the status."""
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return redirect(url_for("web.login"))
+    error = None
+    if request.method == "POST" and request.form.get("number"):
+        try:
+            licensing.enter_licence(actor, bureau_id, request.form["number"])
+        except DomainError as exc:
+            error = exc.detail
+    panel = licensing.licence_panel(actor, bureau_id)
+    html = render_template(
+        "licence.html",
+        panel=panel,
+        bureau_id=bureau_id,
+        error=error,
+        checked=request.method == "POST" and not error,
+    )
+    return (html, 422) if error else html
 
 
 @bp.route("/login", methods=["GET", "POST"])

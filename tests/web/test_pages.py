@@ -72,3 +72,49 @@ def test_expired_setup_link_shows_a_readable_message(client: FlaskClient) -> Non
     )
     assert r.status_code == 422
     assert "invalid or has expired" in r.text
+
+
+def test_overview_shows_the_registration_prompt_and_its_buttons_work(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world("lic")
+    page = client.get("/login")
+    client.post(
+        "/login",
+        data={"email": w.admin_email, "password": PASSWORD, "csrf_token": _csrf(page.text)},
+    )
+    overview = client.get("/")
+    assert "60 days left" in overview.text
+    assert "Register now" in overview.text
+    token = _csrf(overview.text)
+    declined = client.post(
+        f"/clients/{w.client_ids[0]}/registration",
+        data={"action": "do_not_register", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "now read-only" in declined.text
+    refused = client.post(
+        f"/clients/{w.client_ids[1]}/registration",
+        data={"action": "register", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "seats are taken" in refused.text  # no licence yet: zero seats
+
+
+def test_licence_panel_prompts_for_a_number_and_explains_a_typo(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    page = client.get("/login")
+    client.post(
+        "/login",
+        data={"email": w.admin_email, "password": PASSWORD, "csrf_token": _csrf(page.text)},
+    )
+    panel = client.get(f"/bureaus/{w.bureau_id}/licence")
+    assert "has no licence" in panel.text
+    r = client.post(
+        f"/bureaus/{w.bureau_id}/licence",
+        data={"number": "24G70-68007-H40G0-XKSA3-7EFR4", "csrf_token": _csrf(panel.text)},
+    )
+    assert r.status_code == 422
+    assert "typo" in r.text
