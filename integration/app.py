@@ -15,6 +15,7 @@ from flask_smorest import Api
 from integration import cli, models
 from integration.accounts import guards
 from integration.accounts.actor import SCOPES
+from integration.api import credentials as api_credentials
 from integration.api import hygiene, oauth, problems
 from integration.api import licensing as api_licensing
 from integration.api import resources as api_resources
@@ -26,6 +27,9 @@ from integration.core.redis import connect
 from integration.core.settings import Settings
 from integration.jobs import JobRuntime, install_commit_hooks
 from integration.jobs.runtime import register_runtime
+from integration.ksef import runtime as ksef_runtime
+from integration.ksef.client import KsefClient
+from integration.ksef.transport import KsefHttp, Transport
 from integration.licensing import service as licensing
 from integration.web import views as web_views
 
@@ -37,8 +41,13 @@ class _Api(Api):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemSchema
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the service. Without ``settings`` they are read from the environment."""
+def create_app(
+    settings: Settings | None = None, *, ksef_transport: Transport | None = None
+) -> Flask:
+    """Build the service. Without ``settings`` they are read from the environment.
+
+    ``ksef_transport`` replaces the network for KSeF calls (tests mount the sandbox there).
+    """
     settings = settings or Settings.from_env(os.environ)
     app = Flask(__name__, static_folder=None)
     app.url_map.converters["int"] = hygiene.IdConverter
@@ -93,6 +102,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_runtime(app.extensions, JobRuntime(connection=connection))
     install_commit_hooks()
     guards.register(licensing.guard_client_writable)
+    ksef_runtime.register(
+        app.extensions, KsefClient(KsefHttp(settings.ksef_base_url, transport=ksef_transport))
+    )
 
     oauth.init_app(app, settings.access_token_ttl_seconds)
     api = _Api(app)
@@ -100,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(api_resources.blp)
     api.register_blueprint(api_system.blp)
     api.register_blueprint(api_licensing.blp)
+    api.register_blueprint(api_credentials.blp)
     app.register_blueprint(web_views.bp)
     problems.register(app)
 

@@ -1,8 +1,15 @@
 """Every table of the service, imported in one place so that metadata is complete."""
 
 from integration.accounts import models as accounts_models
+from integration.credentials import models as credentials_models
 from integration.licensing import models as licensing_models
 from integration.mail import models as mail_models
 from integration.masterdata import models as masterdata_models
 
-__all__ = ["accounts_models", "licensing_models", "mail_models", "masterdata_models"]
+__all__ = [
+    "accounts_models",
+    "credentials_models",
+    "licensing_models",
+    "mail_models",
+    "masterdata_models",
+]

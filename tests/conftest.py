@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import flask_migrate
+import httpx
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
@@ -35,10 +38,12 @@ from integration.core.settings import Settings
 from integration.jobs import QUEUES
 from integration.jobs.runtime import current_runtime
 from integration.jobs.worker import AppSimpleWorker
+from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app
 
 PASSWORD = "correct horse battery staple"
 # Ed25519 seed of the platform in tests (base64url of 32 bytes)
 SIGNING_SEED = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
+VAULT_KEY = Fernet.generate_key().decode()
 
 
 def _database_url(tmp_root: Path) -> str:
@@ -78,15 +83,29 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settin
         secret_key="test-secret-key-not-for-production",
         licence_secret="test-licence-secret",
         platform_signing_key=SIGNING_SEED,
+        credential_encryption_key=VAULT_KEY,
         testing=True,
         max_request_bytes=64 * 1024,
     )
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings) -> Iterator[Flask]:
+def ksef_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The local KSeF, mounted in-process as the service's KSeF (no network)."""
+    return create_sandbox_app(
+        SandboxConfig(
+            database_url=f"sqlite:///{tmp_path_factory.mktemp('ksef') / 'sandbox.db'}",
+            permanent_storage_delay=timedelta(0),
+            hwm_lag=timedelta(0),
+            token_activation_delay=timedelta(0),
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, ksef_sandbox: Flask) -> Iterator[Flask]:
     _reset_database(settings.database_url)
-    application = create_app(settings)
+    application = create_app(settings, ksef_transport=httpx.WSGITransport(app=ksef_sandbox))
     with application.app_context():
         flask_migrate.upgrade()
     yield application
@@ -224,7 +243,7 @@ def platform_admin(app: Flask) -> str:
 
 def _nips(n: int) -> list[str]:
     out: list[str] = []
-    base = 100_000_000 + n * 1000
+    base = 123_000_000 + n * 1000
     while len(out) < 3:
         base += 1
         digit = nip_check_digit(str(base))

@@ -8,6 +8,8 @@ import re
 _NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 _PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
 _SEPARATORS = re.compile(r"[\s-]")
+# KSeF's format: the tax-office prefix never starts with 0 nor has 00 in places 2-3.
+_NIP_FORMAT = re.compile(r"[1-9]((\d[1-9])|([1-9]\d))\d{7}")
 # PESEL month offsets encode the century of birth.
 _CENTURY_BY_OFFSET = {80: 1800, 0: 1900, 20: 2000, 40: 2100, 60: 2200}
 
@@ -24,6 +26,8 @@ def normalize_nip(value: str) -> str:
     digits = _SEPARATORS.sub("", value or "")
     if not re.fullmatch(r"\d{10}", digits):
         raise InvalidIdentifier("a NIP has exactly 10 digits")
+    if not _NIP_FORMAT.fullmatch(digits):
+        raise InvalidIdentifier("no NIP starts with 0 or has 00 as its 2nd and 3rd digits")
     check = sum(int(d) * w for d, w in zip(digits, _NIP_WEIGHTS, strict=False)) % 11
     if check == 10 or check != int(digits[9]):
         raise InvalidIdentifier("the NIP check digit does not match; check for a typo")

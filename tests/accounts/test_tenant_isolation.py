@@ -50,13 +50,17 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("licensing.LicencePanel", "POST"): {"number": "24G70-68007-H40G0-XKSA3-7EFR3"},
     ("licensing.ClientRegistration", "POST"): {"action": "register", "display_name": "Mine"},
     ("licensing.check_registration_status", "POST"): {},
+    ("credentials.store_token", "POST"): {"token": "20260101-EC-0|nip-1234563218|ab"},
 }
 # Non-JSON bodies: (content, content type)
-RAW_BODIES: dict[tuple[str, str], tuple[bytes, str]] = {
+RAW_BODIES: dict[tuple[str, str], tuple[bytes, str, str]] = {
     ("licensing.MasterData", "POST"): (
         b"nip,name,country,address,email\n,Planted,PL,,\n",
         "text/csv",
+        "?format=csv",
     ),
+    ("credentials.upload_signed", "POST"): (b"<AuthTokenRequest/>", "application/xml", ""),
+    ("credentials.upload_seal", "POST"): (b"not a seal", "application/x-pkcs12", "?format=pem"),
 }
 ID_PARAMS = {"bureau_id", "client_id", "tenant_id", "user_id", "api_client_id"}
 
@@ -159,7 +163,7 @@ def _assert_all_404(
         raw = RAW_BODIES.get((endpoint, method))
         if raw is not None:
             r = http.open(
-                url + "?format=csv",
+                url + raw[2],
                 method=method,
                 data=raw[0],
                 content_type=raw[1],

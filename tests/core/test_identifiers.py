@@ -18,6 +18,8 @@ def test_valid_nip_is_normalized_to_ten_digits(value: str) -> None:
         ("52602502a4", "10 digits"),
         ("", "10 digits"),
         ("1230000040", "check digit"),  # weighted sum mod 11 == 10: no NIP has it
+        ("1000010039", "00"),  # valid checksum, but KSeF's format excludes it
+        ("0123456789", "starts with 0"),
     ],
 )
 def test_invalid_nip_is_rejected_with_a_reason(value: str, reason: str) -> None:

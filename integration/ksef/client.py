@@ -1,0 +1,193 @@
+"""Typed KSeF endpoints. Wire names (camelCase) stay here; callers get Python values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from integration.ksef.transport import KsefHttp
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def _required_time(value: str) -> dt.datetime:
+    parsed = _time(value)
+    assert parsed is not None
+    return parsed
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    certificate: str  # b64 DER
+    public_key_id: str
+    usage: tuple[str, ...]
+    valid_from: dt.datetime
+    valid_to: dt.datetime
+
+
+@dataclass(frozen=True)
+class Challenge:
+    challenge: str
+    timestamp: dt.datetime
+    timestamp_ms: int
+    client_ip: str
+
+
+@dataclass(frozen=True)
+class Token:
+    token: str
+    valid_until: dt.datetime
+
+
+@dataclass(frozen=True)
+class AuthInit:
+    reference_number: str
+    authentication_token: Token
+
+
+@dataclass(frozen=True)
+class AuthStatus:
+    code: int
+    description: str
+    details: tuple[str, ...]
+    method: str
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: Token
+    refresh: Token
+
+
+@dataclass(frozen=True)
+class KsefTokenStatus:
+    reference_number: str
+    status: str  # Pending | Active | Revoking | Revoked | Failed
+    permissions: tuple[str, ...]
+    context_value: str
+
+
+def _token(data: dict[str, Any]) -> Token:
+    return Token(token=data["token"], valid_until=_required_time(data["validUntil"]))
+
+
+class KsefClient:
+    """One gateway for every context; credentials are passed with each call."""
+
+    def __init__(self, http: KsefHttp) -> None:
+        self.http = http
+
+    # -- security and challenge --------------------------------------------------------
+    def public_keys(self) -> list[PublicKey]:
+        data = self.http.request("GET", "/security/public-key-certificates").json()
+        return [
+            PublicKey(
+                certificate=k["certificate"],
+                public_key_id=k["publicKeyId"],
+                usage=tuple(k["usage"]),
+                valid_from=_required_time(k["validFrom"]),
+                valid_to=_required_time(k["validTo"]),
+            )
+            for k in data
+        ]
+
+    def public_key(self, usage: str) -> PublicKey:
+        """The valid key for ``usage`` with the latest ``validFrom``."""
+        now = dt.datetime.now(dt.UTC)
+        candidates = [
+            k for k in self.public_keys() if usage in k.usage and k.valid_from <= now <= k.valid_to
+        ]
+        if not candidates:
+            raise LookupError(f"KSeF publishes no valid {usage} key")
+        return max(candidates, key=lambda k: k.valid_from)
+
+    def challenge(self) -> Challenge:
+        d = self.http.request("POST", "/auth/challenge").json()
+        return Challenge(
+            challenge=d["challenge"],
+            timestamp=_required_time(d["timestamp"]),
+            timestamp_ms=int(d["timestampMs"]),
+            client_ip=d.get("clientIp", ""),
+        )
+
+    # -- authentication ----------------------------------------------------------------
+    def auth_ksef_token(
+        self, *, challenge: str, context_nip: str, encrypted_token: str, public_key_id: str
+    ) -> AuthInit:
+        d = self.http.request(
+            "POST",
+            "/auth/ksef-token",
+            expect=(202,),
+            json={
+                "challenge": challenge,
+                "contextIdentifier": {"type": "Nip", "value": context_nip},
+                "encryptedToken": encrypted_token,
+                "publicKeyId": public_key_id,
+            },
+        ).json()
+        return AuthInit(d["referenceNumber"], _token(d["authenticationToken"]))
+
+    def auth_xades(self, signed_xml: bytes) -> AuthInit:
+        d = self.http.request(
+            "POST",
+            "/auth/xades-signature",
+            expect=(202,),
+            content=signed_xml,
+            headers={"Content-Type": "application/xml"},
+        ).json()
+        return AuthInit(d["referenceNumber"], _token(d["authenticationToken"]))
+
+    def auth_status(self, reference_number: str, *, authentication_token: str) -> AuthStatus:
+        d = self.http.request(
+            "GET", f"/auth/{reference_number}", bearer=authentication_token
+        ).json()
+        status = d["status"]
+        return AuthStatus(
+            code=int(status["code"]),
+            description=status.get("description", ""),
+            details=tuple(status.get("details") or ()),
+            method=d.get("authenticationMethod", ""),
+        )
+
+    def redeem(self, *, authentication_token: str) -> TokenPair:
+        d = self.http.request("POST", "/auth/token/redeem", bearer=authentication_token).json()
+        return TokenPair(access=_token(d["accessToken"]), refresh=_token(d["refreshToken"]))
+
+    def refresh(self, *, refresh_token: str) -> Token:
+        d = self.http.request("POST", "/auth/token/refresh", bearer=refresh_token).json()
+        return _token(d["accessToken"])
+
+    def revoke_current_session(self, *, access_token: str) -> None:
+        self.http.request("DELETE", "/auth/sessions/current", bearer=access_token, expect=(204,))
+
+    # -- KSeF tokens -------------------------------------------------------------------
+    def create_token(
+        self, *, access_token: str, permissions: list[str], description: str
+    ) -> tuple[str, str]:
+        d = self.http.request(
+            "POST",
+            "/tokens",
+            bearer=access_token,
+            expect=(202,),
+            json={"permissions": permissions, "description": description},
+        ).json()
+        return d["referenceNumber"], d["token"]
+
+    def token_status(self, reference_number: str, *, access_token: str) -> KsefTokenStatus:
+        d = self.http.request("GET", f"/tokens/{reference_number}", bearer=access_token).json()
+        return KsefTokenStatus(
+            reference_number=d["referenceNumber"],
+            status=d["status"],
+            permissions=tuple(d.get("requestedPermissions") or ()),
+            context_value=d["contextIdentifier"]["value"],
+        )
+
+    def revoke_token(self, reference_number: str, *, access_token: str) -> None:
+        self.http.request(
+            "DELETE", f"/tokens/{reference_number}", bearer=access_token, expect=(204,)
+        )
