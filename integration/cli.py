@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 import click
 from flask import Flask
+from flask.cli import AppGroup
 
 from integration import demo
+from integration.accounts.actor import SYSTEM
+from integration.credentials import service as credentials
+from integration.credentials.models import KsefCredential
 
 
 def register(app: Flask) -> None:
-    group = click.Group("delegat", help="Delegat administration.")
+    group = AppGroup("delegat", help="Delegat administration.")
 
     @group.command("demo-data")
     def demo_data() -> None:
@@ -35,4 +43,105 @@ def register(app: Flask) -> None:
         )
         click.echo(f"platform admin {user.email} (id {user.id}) is ready")
 
+    ksef = AppGroup("ksef", help="KSeF credentials of client companies (as the operator).")
+
+    def show(rows: list[KsefCredential]) -> None:
+        for row in rows:
+            click.echo(
+                f"  #{row.id:<4} {row.kind:<11} {row.context_nip or '-':<11} "
+                f"{row.status:<8} rights={row.rights or '-':<24} "
+                f"expires={row.expires_at or '-'}  fp={row.fingerprint}"
+            )
+
+    @ksef.command("credentials")
+    @click.option("--client-id", type=int, required=True)
+    def list_credentials(client_id: int) -> None:
+        """Which credentials work for the client (no secrets are shown)."""
+        show(credentials.list_credentials(SYSTEM, client_id))
+
+    @ksef.command("store-token")
+    @click.option("--client-id", type=int, required=True)
+    @click.option(
+        "--token-file",
+        type=click.File("r"),
+        required=True,
+        help="a file holding the KSeF token ('-' reads standard input)",
+    )
+    def store_token(client_id: int, token_file: Any) -> None:
+        """Store a KSeF token for the client's context after testing it."""
+        row = credentials.store_ksef_token(SYSTEM, client_id, token_file.read().strip())
+        click.echo(f"stored KSeF token #{row.id} (fingerprint {row.fingerprint})")
+
+    @ksef.command("prepare-signature")
+    @click.option("--client-id", type=int, required=True)
+    @click.option("--out", type=click.Path(dir_okay=False), required=True)
+    @click.option(
+        "--fingerprint",
+        is_flag=True,
+        help="identify the signer by certificate fingerprint instead of its subject",
+    )
+    def prepare(client_id: int, out: str, fingerprint: bool) -> None:
+        """Write the AuthTokenRequest to sign (valid 10 minutes)."""
+        prepared = credentials.prepare_signature(
+            SYSTEM, client_id, "certificateFingerprint" if fingerprint else "certificateSubject"
+        )
+        Path(out).write_bytes(prepared.document)
+        click.echo(f"request {prepared.request_id}: sign {out} before {prepared.expires_at}")
+
+    @ksef.command("upload-signed")
+    @click.option("--client-id", type=int, required=True)
+    @click.option("--request-id", type=int, required=True)
+    @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), required=True)
+    @click.option("--mint", multiple=True, type=click.Choice(["InvoiceRead", "InvoiceWrite"]))
+    def upload(client_id: int, request_id: int, path: str, mint: tuple[str, ...]) -> None:
+        """Sign in to KSeF with the signed file; optionally mint an unattended token."""
+        credentials.upload_signed(
+            SYSTEM, client_id, request_id, Path(path).read_bytes(), mint_token=mint
+        )
+        show(credentials.list_credentials(SYSTEM, client_id))
+
+    @ksef.command("upload-seal")
+    @click.option("--bureau-id", type=int, required=True)
+    @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), required=True)
+    @click.option("--format", "fmt", type=click.Choice(["pkcs12", "pem"]), default="pkcs12")
+    @click.option(
+        "--password-env",
+        default="DELEGAT_SEAL_PASSWORD",
+        help="environment variable holding the password (never a command argument)",
+    )
+    def upload_seal(bureau_id: int, path: str, fmt: str, password_env: str) -> None:
+        """Keep the bureau's company seal for server-side signing."""
+        row = credentials.upload_seal(
+            SYSTEM,
+            bureau_id,
+            Path(path).read_bytes(),
+            password=os.environ.get(password_env),
+            fmt=fmt,
+        )
+        click.echo(f"seal #{row.id} stored: {row.label} (fingerprint {row.fingerprint})")
+
+    @ksef.command("seal-login")
+    @click.option("--client-id", type=int, required=True)
+    @click.option("--mint", multiple=True, type=click.Choice(["InvoiceRead", "InvoiceWrite"]))
+    def seal_login(client_id: int, mint: tuple[str, ...]) -> None:
+        """Sign in to the client's context with the bureau's seal."""
+        credentials.login_with_seal(SYSTEM, client_id, mint_token=mint)
+        show(credentials.list_credentials(SYSTEM, client_id))
+
+    @ksef.command("test")
+    @click.option("--client-id", type=int, required=True)
+    def test(client_id: int) -> None:
+        """Obtain an access token with the stored credentials."""
+        credentials.access_token_for(client_id)
+        click.echo("the credentials work")
+
+    @ksef.command("delete")
+    @click.option("--client-id", type=int, required=True)
+    @click.option("--credential-id", type=int, required=True)
+    def delete(client_id: int, credential_id: int) -> None:
+        """Delete a credential, revoking it in KSeF where possible."""
+        credentials.delete_credential(SYSTEM, client_id, credential_id)
+        click.echo("deleted")
+
+    group.add_command(ksef)
     app.cli.add_command(group)

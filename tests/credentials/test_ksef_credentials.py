@@ -292,3 +292,32 @@ def test_read_only_client_cannot_receive_credentials(
     )
     assert r.status_code == 409
     assert http.get(f"/api/v1/clients/{w.client_ids[0]}/ksef/credentials").status_code == 200
+
+
+def test_cli_stores_lists_and_tests_a_token(
+    app: Flask, ksef_sandbox: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    nip = _client_nip(app, w.client_ids[0])
+    _, secret = make_token(_store(ksef_sandbox), nip, ["InvoiceRead"])
+    runner = app.test_cli_runner()
+    stored = runner.invoke(
+        args=[
+            "delegat",
+            "ksef",
+            "store-token",
+            "--client-id",
+            str(w.client_ids[0]),
+            "--token-file",
+            "-",
+        ],
+        input=secret,
+    )
+    assert stored.exit_code == 0, stored.output
+    listed = runner.invoke(
+        args=["delegat", "ksef", "credentials", "--client-id", str(w.client_ids[0])]
+    )
+    assert "ksef_token" in listed.output
+    assert secret.rsplit("|", 1)[1] not in listed.output
+    tested = runner.invoke(args=["delegat", "ksef", "test", "--client-id", str(w.client_ids[0])])
+    assert "the credentials work" in tested.output

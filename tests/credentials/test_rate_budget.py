@@ -1,0 +1,163 @@
+"""The shared per-context rate budget in Redis, and workers that respect it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask, Response, request
+from redis import Redis
+from rq import Queue
+from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
+from werkzeug.serving import make_server
+
+from integration.accounts.actor import Actor
+from integration.accounts.models import ClientCompany
+from integration.app import create_app
+from integration.core.db import db
+from integration.core.settings import Settings
+from integration.credentials.service import store_ksef_token
+from integration.jobs import enqueue_after_commit, job_id
+from integration.ksef.budget import RateBudget, group_of
+from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app
+from integration.ksef_sandbox.cli import make_token
+from integration.ksef_sandbox.limits import PRODUCTION
+from tests.conftest import World
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_budget_grants_up_to_the_limit_then_names_the_wait(redis: Redis) -> None:
+    budget = RateBudget(redis, {"other": (2, 100, 100)})
+    assert budget.take("1234563218", "other") == 0.0
+    assert budget.take("1234563218", "other") == 0.0
+    wait = budget.take("1234563218", "other")
+    assert 0 < wait <= 1.0
+    assert budget.take("5260250274", "other") == 0.0  # other contexts are independent
+
+
+def test_a_429_blocks_the_group_and_halves_the_budget(redis: Redis) -> None:
+    budget = RateBudget(redis, {"other": (4, 100, 100)})
+    budget.penalise("1234563218", "other", retry_after=2)
+    assert 1.0 < budget.take("1234563218", "other") <= 2.0
+    redis.delete("delegat:ksef-budget:1234563218:other:blocked")
+    assert [budget.take("1234563218", "other") == 0.0 for _ in range(3)] == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "group"),
+    [
+        ("POST", "/sessions/online", "onlineSession"),
+        ("POST", "/sessions/online/REF/invoices", "invoiceSend"),
+        ("GET", "/sessions", "sessionList"),
+        ("GET", "/sessions/REF/invoices/INV", "invoiceStatus"),
+        ("GET", "/sessions/REF/invoices/failed", "sessionInvoiceList"),
+        ("GET", "/sessions/REF/upo/U", "sessionMisc"),
+        ("POST", "/invoices/query/metadata", "invoiceMetadata"),
+        ("GET", "/invoices/exports/REF", "invoiceExportStatus"),
+        ("GET", "/invoices/ksef/NUM", "invoiceDownload"),
+        ("GET", "/tokens", "other"),
+    ],
+)
+def test_calls_are_counted_in_the_right_group(method: str, path: str, group: str) -> None:
+    assert group_of(method, path) == group
+
+
+@pytest.fixture
+def live_sandbox(tmp_path: Path) -> Iterator[tuple[Flask, str, list[int]]]:
+    app = create_sandbox_app(
+        SandboxConfig(
+            database_url=f"sqlite:///{tmp_path / 'k.db'}", token_activation_delay=dt.timedelta(0)
+        )
+    )
+    statuses: list[int] = []
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        if request.path.startswith("/v2/sessions"):
+            statuses.append(response.status_code)
+        return response
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}", statuses
+    server.shutdown()
+
+
+def test_two_workers_stay_within_the_budget_and_no_429_reaches_a_job(
+    app: Flask,
+    settings: Settings,
+    make_world: Callable[..., World],
+    redis: Redis,
+    live_sandbox: tuple[Flask, str, list[int]],
+) -> None:
+    sandbox, url, statuses = live_sandbox
+    w = make_world()
+    service = create_app(settings.replace(ksef_base_url=f"{url}/v2"))
+    with service.app_context():
+        client = db.session.get(ClientCompany, w.client_ids[0])
+        assert client is not None
+        nip = client.nip
+    _, secret = make_token(sandbox.extensions["ksef_sandbox.store"], nip, ["InvoiceWrite"])
+    limits = dict(PRODUCTION)
+    limits["sessionList"] = (2, 1000, 1000)
+    sandbox.extensions["ksef_sandbox.limiter"].overrides[nip] = limits
+    chains = 8
+    with service.app_context():
+        store_ksef_token(Actor(is_platform_admin=True), w.client_ids[0], secret)
+        for n in range(chains):
+            enqueue_after_commit(
+                db.session,
+                "integration.credentials.jobs.check_connection",
+                job_id=job_id("ksef-check", w.client_ids[0], f"n{n}", 0),
+                queue="ksef",
+                client_id=w.client_ids[0],
+                chain=f"n{n}",
+            )
+        db.session.commit()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DELEGAT_")}
+    env |= {
+        "DELEGAT_DATABASE_URL": settings.database_url,
+        "DELEGAT_REDIS_URL": settings.redis_url,
+        "DELEGAT_KSEF_BASE_URL": f"{url}/v2",
+        "DELEGAT_SECRET_KEY": "x",
+        "DELEGAT_CREDENTIAL_ENCRYPTION_KEY": settings.credential_encryption_key or "",
+    }
+    queue = Queue("ksef", connection=redis)
+    deadline = time.monotonic() + 90
+    while queue.count or ScheduledJobRegistry(queue=queue).count:
+        assert time.monotonic() < deadline, "jobs did not finish"
+        workers = [
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py"), "--burst", "--queues", "ksef"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        for worker in workers:
+            _, err = worker.communicate(timeout=60)
+            assert worker.returncode == 0, err.decode()[-2000:]
+        time.sleep(0.2)
+
+    finished = FinishedJobRegistry(queue=queue)
+    results = [queue.fetch_job(jid).return_value() for jid in finished.get_job_ids()]  # type: ignore[union-attr]
+    assert results.count("ok") == chains
+    assert "rate-limited" not in results
+    assert results.count("rescheduled") >= 1  # the budget made some jobs wait
+    assert 429 not in statuses
+    assert statuses.count(200) == chains
+    cached = json.loads(redis.get(f"delegat:ksef-limits:{nip}") or b"{}")
+    assert cached["sessionList"] == [2, 1000, 1000]  # the budget used KSeF's own limits
