@@ -143,5 +143,10 @@ def register(app: Flask) -> None:
         credentials.delete_credential(SYSTEM, client_id, credential_id)
         click.echo("deleted")
 
+    @ksef.command("rotate-vault")
+    def rotate_vault() -> None:
+        """Re-encrypt stored secrets with the first key of DELEGAT_CREDENTIAL_ENCRYPTION_KEY."""
+        click.echo(f"re-encrypted {credentials.rotate_vault()} credential(s)")
+
     group.add_command(ksef)
     app.cli.add_command(group)

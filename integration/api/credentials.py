@@ -158,3 +158,24 @@ def seal_login(args: dict[str, list[str]], client_id: int) -> dict[str, Any]:
     actor = current_actor()
     credentials.login_with_seal(actor, client_id, mint_token=args["mint"])
     return {"items": credentials.list_credentials(actor, client_id)}
+
+
+class OverviewItemSchema(Schema):
+    client_id = fields.Integer()
+    client_name = fields.String()
+    context_nip = fields.String()
+    working = fields.Boolean()
+    rights = fields.Function(lambda o: o.rights.split() if o.rights else [])
+    token_status = fields.String(allow_none=True)
+    session_expires_at = fields.DateTime(allow_none=True)
+
+
+class OverviewSchema(Schema):
+    items = fields.List(fields.Nested(OverviewItemSchema))
+
+
+@blp.route("/bureaus/<int:bureau_id>/ksef/credentials")
+@blp.response(200, OverviewSchema)
+def bureau_overview(bureau_id: int) -> dict[str, Any]:
+    """Every client context of the bureau: working credentials, rights, expiry."""
+    return {"items": credentials.bureau_overview(current_actor(), bureau_id)}

@@ -430,3 +430,60 @@ def delete_credential(actor: Actor, client_id: int, credential_id: int) -> None:
         row = s.get(KsefCredential, credential_id)
         if row is not None:
             s.delete(row)
+
+
+def rotate_vault() -> int:
+    """Re-encrypt every stored secret with the first configured key; returns how many."""
+    with transaction() as s:
+        rows = s.scalars(select(KsefCredential)).all()
+        for row in rows:
+            row.ciphertext = vault.rotate(row.ciphertext)
+        return len(rows)
+
+
+@dataclass(frozen=True)
+class ContextOverview:
+    client_id: int
+    client_name: str
+    context_nip: str
+    working: bool
+    rights: str
+    token_status: str | None
+    session_expires_at: dt.datetime | None
+
+
+def bureau_overview(actor: Actor, bureau_id: int) -> list[ContextOverview]:
+    """Which client contexts of the bureau have working credentials, rights and expiry."""
+    if not actor.works_for_bureau(bureau_id):
+        raise NotFound("no such bureau")
+    at = now()
+    with transaction() as s:
+        clients = s.scalars(
+            select(ClientCompany)
+            .where(ClientCompany.bureau_id == bureau_id)
+            .order_by(ClientCompany.name)
+        ).all()
+        rows = s.scalars(
+            select(KsefCredential).where(KsefCredential.client_id.in_([c.id for c in clients]))
+        ).all()
+    by_client: dict[int, dict[str, KsefCredential]] = {}
+    for row in rows:
+        assert row.client_id is not None
+        by_client.setdefault(row.client_id, {})[row.kind] = row
+    out = []
+    for client in clients:
+        creds = by_client.get(client.id, {})
+        token, session = creds.get("ksef_token"), creds.get("session")
+        live_session = session is not None and (session.refresh_expires_at or at) > at
+        out.append(
+            ContextOverview(
+                client.id,
+                client.name,
+                client.nip,
+                working=(token is not None and token.status == "active") or live_session,
+                rights=token.rights if token is not None else "",
+                token_status=token.status if token is not None else None,
+                session_expires_at=session.refresh_expires_at if session is not None else None,
+            )
+        )
+    return out

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
     load_pem_private_key,
@@ -19,10 +20,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from integration.accounts.models import Bureau, ClientCompany
+from integration.app import create_app
 from integration.core import clock
 from integration.core.db import db
+from integration.core.settings import Settings
+from integration.credentials import vault
 from integration.credentials.models import KsefCredential
-from integration.credentials.service import access_token_for
+from integration.credentials.service import access_token_for, rotate_vault
 from integration.ksef_sandbox import testkit
 from integration.ksef_sandbox.cli import grant, make_token
 from integration.ksef_sandbox.state import KsefToken, Store
@@ -321,3 +325,49 @@ def test_cli_stores_lists_and_tests_a_token(
     assert secret.rsplit("|", 1)[1] not in listed.output
     tested = runner.invoke(args=["delegat", "ksef", "test", "--client-id", str(w.client_ids[0])])
     assert "the credentials work" in tested.output
+
+
+def test_vault_key_rotation_keeps_every_secret_readable(
+    app: Flask, ksef_sandbox: Flask, settings: Settings, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    nip = _client_nip(app, w.client_ids[0])
+    _, secret = make_token(_store(ksef_sandbox), nip, ["InvoiceRead"])
+    _login(app, w.admin_email).post(
+        f"/api/v1/clients/{w.client_ids[0]}/ksef/credentials/token", json={"token": secret}
+    )
+    new_key = Fernet.generate_key().decode()
+    rotated = create_app(
+        settings.replace(
+            credential_encryption_key=f"{new_key},{settings.credential_encryption_key}"
+        )
+    )
+    with rotated.app_context():
+        assert rotate_vault() == 2
+    only_new = create_app(settings.replace(credential_encryption_key=new_key))
+    with only_new.app_context():
+        row = db.session.scalar(select(KsefCredential).where(KsefCredential.kind == "ksef_token"))
+        assert row is not None
+        assert vault.unseal(row.ciphertext).decode() == secret
+        session = db.session.scalar(select(KsefCredential).where(KsefCredential.kind == "session"))
+        assert session is not None
+        access = vault.unseal(session.ciphertext).decode().partition("\n")[0]
+        dump = " ".join(
+            str(v) for r in db.session.execute(text("SELECT * FROM ksef_credential")) for v in r
+        )
+    assert access not in dump  # access and refresh tokens are sealed too
+    with app.app_context(), pytest.raises(vault.VaultDamaged):
+        vault.unseal(row.ciphertext)  # the old key alone no longer opens it
+
+
+def test_bureau_overview_shows_which_contexts_work(
+    app: Flask, ksef_sandbox: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    nip = _client_nip(app, w.client_ids[0])
+    _, secret = make_token(_store(ksef_sandbox), nip, ["InvoiceRead"])
+    http = _login(app, w.accountant_email)
+    http.post(f"/api/v1/clients/{w.client_ids[0]}/ksef/credentials/token", json={"token": secret})
+    items = http.get(f"/api/v1/bureaus/{w.bureau_id}/ksef/credentials").json["items"]
+    working = {i["client_id"]: i["working"] for i in items}
+    assert working == {w.client_ids[0]: True, w.client_ids[1]: False}
