@@ -176,9 +176,16 @@ def upload_signed(
             now=now(),
         )
         pending.used_at = now()
+    return _login_with_signed(actor, client_id, lambda: signed, mint_token)
+
+
+def _login_with_signed(
+    actor: Actor, client_id: int, signed: Callable[[], bytes], mint_token: Sequence[str]
+) -> KsefCredential | None:
+    """Send a signed AuthTokenRequest, keep the session; mint a token when asked."""
     ksef = current_client()
     try:
-        auth = wait_and_redeem(ksef, ksef.auth_xades(signed))
+        auth = wait_and_redeem(ksef, ksef.auth_xades(signed()))
     except AuthenticationFailed as exc:
         raise KsefRefused(str(exc), ksef_status=exc.status_code) from None
     except KsefError as exc:
@@ -287,23 +294,12 @@ def login_with_seal(
         material, nip = vault.unseal(stored.ciphertext), client.nip
     key_pem, _, cert_pem = material.partition(b"\n-----BEGIN CERTIFICATE")
     seal = xades.Seal(key_pem, b"-----BEGIN CERTIFICATE" + cert_pem)
-    ksef = current_client()
-    try:
-        challenge = ksef.challenge()
-        signed = xades.sign_with_seal(xades.auth_token_request(challenge.challenge, nip), seal)
-        auth = wait_and_redeem(ksef, ksef.auth_xades(signed))
-    except AuthenticationFailed as exc:
-        raise KsefRefused(str(exc), ksef_status=exc.status_code) from None
-    except KsefError as exc:
-        raise _refused(exc) from None
-    with transaction() as s:
-        client = _client_for_write(s, actor, client_id)
-        _replace(s, _session_row(client, auth, actor))
-    if mint_token:
-        return mint_ksef_token(
-            actor, client_id, list(mint_token), access_token=auth.tokens.access.token
-        )
-    return None
+
+    def signed() -> bytes:
+        challenge = current_client().challenge()
+        return xades.sign_with_seal(xades.auth_token_request(challenge.challenge, nip), seal)
+
+    return _login_with_signed(actor, client_id, signed, mint_token)
 
 
 # ---------------------------------------------------------------------------- use

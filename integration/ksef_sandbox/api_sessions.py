@@ -74,63 +74,84 @@ def _expire(s: Session, row: InvoiceSession) -> None:
         finalize_if_done(s, row, now)
 
 
+def checked_form_code(data: dict[str, Any]) -> dict[str, str]:
+    form = need(data, "formCode", dict)
+    triple = (form.get("systemCode"), form.get("schemaVersion"), form.get("value"))
+    if triple not in FORM_CODES:
+        raise validation("Nieobsługiwany kod formularza.", " ".join(str(v) for v in triple))
+    return {
+        "systemCode": form["systemCode"],
+        "schemaVersion": form["schemaVersion"],
+        "value": form["value"],
+    }
+
+
+def unwrap_key(s: Session, enc: dict[str, Any]) -> tuple[bytes | None, bytes | None]:
+    """The session's AES key and IV; (None, None) when they cannot be used (status 415)."""
+    key_id = enc.get("publicKeyId")
+    key = s.scalar(
+        sa.select(KeyPair).where(
+            KeyPair.usage == "SymmetricKeyEncryption",
+            *([KeyPair.public_key_id == key_id] if key_id else []),
+        )
+    )
+    if key is None:
+        raise KsefError(21470, "Nieznany lub wycofany identyfikator klucza publicznego.")
+    try:
+        aes = crypto.rsa_oaep_decrypt(
+            key.private_pem, crypto.unb64(need(enc, "encryptedSymmetricKey"))
+        )
+        iv = crypto.unb64(need(enc, "initializationVector"))
+    except ValueError:
+        return None, None
+    if len(aes) != 32 or len(iv) != 16:
+        return None, None
+    return aes, iv
+
+
+def new_session(
+    s: Session,
+    who: Caller,
+    kind: str,
+    form: dict[str, str],
+    key: tuple[bytes | None, bytes | None],
+    **extra: Any,
+) -> InvoiceSession:
+    """An online ("SO") or batch ("SB") session of the caller's context."""
+    now = store().now()
+    op = s.get(AuthOperation, who.reference_number)
+    aes, iv = key
+    row = InvoiceSession(
+        reference_number=crypto.reference_number("SO" if kind == "Online" else "SB", now),
+        session_type=kind,
+        context_type=who.context_type,
+        context_value=who.context_value,
+        opener_type=who.identity.type if who.identity else None,
+        opener_value=who.identity.value if who.identity else None,
+        auth_reference=who.reference_number,
+        auth_token_ref=who.ksef_token_ref,
+        auth_document_hash=op.document_hash if op else None,
+        form_code=form,
+        aes_key=aes,
+        iv=iv,
+        status_code=100 if aes else 415,
+        created_at=now,
+        updated_at=now,
+        valid_until=now + SESSION_TTL,
+        **extra,
+    )
+    s.add(row)
+    return row
+
+
 @bp.post("/sessions/online")
 def open_online() -> Any:
     data = body()
-    st = store()
-    with st.session() as s:
+    with store().session() as s:
         who = caller(s)
         who.require(WRITE)
-        form = need(data, "formCode", dict)
-        if (form.get("systemCode"), form.get("schemaVersion"), form.get("value")) not in FORM_CODES:
-            raise validation(
-                "Nieobsługiwany kod formularza.",
-                f"{form.get('systemCode')} {form.get('schemaVersion')} {form.get('value')}",
-            )
-        enc = need(data, "encryption", dict)
-        key_id = enc.get("publicKeyId")
-        key = s.scalar(
-            sa.select(KeyPair).where(
-                KeyPair.usage == "SymmetricKeyEncryption",
-                *([KeyPair.public_key_id == key_id] if key_id else []),
-            )
-        )
-        if key is None:
-            raise KsefError(21470, "Nieznany lub wycofany identyfikator klucza publicznego.")
-        aes_key = iv = None
-        try:
-            aes_key = crypto.rsa_oaep_decrypt(
-                key.private_pem, crypto.unb64(need(enc, "encryptedSymmetricKey"))
-            )
-            iv = crypto.unb64(need(enc, "initializationVector"))
-        except ValueError:
-            pass
-        now = st.now()
-        op = s.get(AuthOperation, who.reference_number)
-        row = InvoiceSession(
-            reference_number=crypto.reference_number("SO", now),
-            session_type="Online",
-            context_type=who.context_type,
-            context_value=who.context_value,
-            opener_type=who.identity.type if who.identity else None,
-            opener_value=who.identity.value if who.identity else None,
-            auth_reference=who.reference_number,
-            auth_token_ref=who.ksef_token_ref,
-            auth_document_hash=op.document_hash if op else None,
-            form_code={
-                "systemCode": form["systemCode"],
-                "schemaVersion": form["schemaVersion"],
-                "value": form["value"],
-            },
-            created_at=now,
-            updated_at=now,
-            valid_until=now + SESSION_TTL,
-        )
-        if aes_key is None or len(aes_key) != 32 or iv is None or len(iv) != 16:
-            row.status_code = 415
-        else:
-            row.aes_key, row.iv = aes_key, iv
-        s.add(row)
+        form = checked_form_code(data)
+        row = new_session(s, who, "Online", form, unwrap_key(s, need(data, "encryption", dict)))
         return {"referenceNumber": row.reference_number, "validUntil": iso(row.valid_until)}, 201
 
 

@@ -16,25 +16,24 @@ from sqlalchemy.orm import Session
 
 from integration.ksef_sandbox import crypto
 from integration.ksef_sandbox.api_sessions import (
-    FORM_CODES,
     INVOICE_READ,
     MAX_INVOICES,
-    SESSION_TTL,
     WRITE,
+    checked_form_code,
     metadata,
+    new_session,
     processor,
     select_invoices,
+    unwrap_key,
 )
 from integration.ksef_sandbox.common import body, config, iso, need, status, store
 from integration.ksef_sandbox.errors import KsefError, ProblemError, validation
 from integration.ksef_sandbox.processing import finalize_if_done
 from integration.ksef_sandbox.security import caller, jwt_secret
 from integration.ksef_sandbox.state import (
-    AuthOperation,
     Export,
     Invoice,
     InvoiceSession,
-    KeyPair,
     StoredPart,
 )
 
@@ -75,28 +74,6 @@ def _check_signature(kind: str, reference: str, ordinal: int) -> None:
         raise ProblemError(403, "Adres wygasł.")
 
 
-def _unwrap(s: Session, enc: dict[str, Any]) -> tuple[bytes | None, bytes | None]:
-    key_id = enc.get("publicKeyId")
-    key = s.scalar(
-        sa.select(KeyPair).where(
-            KeyPair.usage == "SymmetricKeyEncryption",
-            *([KeyPair.public_key_id == key_id] if key_id else []),
-        )
-    )
-    if key is None:
-        raise KsefError(21470, "Nieznany lub wycofany identyfikator klucza publicznego.")
-    try:
-        aes = crypto.rsa_oaep_decrypt(
-            key.private_pem, crypto.unb64(need(enc, "encryptedSymmetricKey"))
-        )
-        iv = crypto.unb64(need(enc, "initializationVector"))
-    except ValueError:
-        return None, None
-    if len(aes) != 32 or len(iv) != 16:
-        return None, None
-    return aes, iv
-
-
 # ---------------------------------------------------------------------------- batch
 @batch_bp.post("/sessions/batch")
 def open_batch() -> Any:
@@ -105,9 +82,7 @@ def open_batch() -> Any:
     with st.session() as s:
         who = caller(s)
         who.require(WRITE - {"PefInvoiceWrite"})
-        form = need(data, "formCode", dict)
-        if (form.get("systemCode"), form.get("schemaVersion"), form.get("value")) not in FORM_CODES:
-            raise validation("Nieobsługiwany kod formularza.")
+        form = checked_form_code(data)
         batch = need(data, "batchFile", dict)
         parts = need(batch, "fileParts", list)
         size = need(batch, "fileSize", int)
@@ -128,22 +103,12 @@ def open_batch() -> Any:
                     "Nieprawidłowy rozmiar części pliku.",
                     [f"part {part.get('ordinalNumber')} exceeds 100 MB"],
                 )
-        aes, iv = _unwrap(s, need(data, "encryption", dict))
-        now = st.now()
-        op = s.get(AuthOperation, who.reference_number)
-        row = InvoiceSession(
-            reference_number=crypto.reference_number("SB", now),
-            session_type="Batch",
-            context_type=who.context_type,
-            context_value=who.context_value,
-            opener_type=who.identity.type if who.identity else None,
-            opener_value=who.identity.value if who.identity else None,
-            auth_reference=who.reference_number,
-            auth_token_ref=who.ksef_token_ref,
-            auth_document_hash=op.document_hash if op else None,
-            form_code={k: form[k] for k in ("systemCode", "schemaVersion", "value")},
-            aes_key=aes,
-            iv=iv,
+        row = new_session(
+            s,
+            who,
+            "Batch",
+            form,
+            unwrap_key(s, need(data, "encryption", dict)),
             offline_mode=bool(data.get("offlineMode", False)),
             batch={
                 "fileSize": size,
@@ -154,12 +119,8 @@ def open_batch() -> Any:
                     for p in parts
                 },
             },
-            status_code=100 if aes else 415,
-            created_at=now,
-            updated_at=now,
-            valid_until=now + SESSION_TTL,
         )
-        s.add(row)
+        now = row.created_at
         window = now + UPLOAD_WINDOW_PER_PART * len(parts)
         return {
             "referenceNumber": row.reference_number,
@@ -306,7 +267,7 @@ def create_export() -> Any:
         )
         if running >= MAX_RUNNING_EXPORTS:
             raise KsefError(21182, "Przekroczono limit równoczesnych eksportów.")
-        aes, iv = _unwrap(s, need(data, "encryption", dict))
+        aes, iv = unwrap_key(s, need(data, "encryption", dict))
         found = select_invoices(s, who.context_value, filters)
         now = st.now()
         export = Export(
