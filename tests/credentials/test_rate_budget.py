@@ -161,3 +161,53 @@ def test_two_workers_stay_within_the_budget_and_no_429_reaches_a_job(
     assert statuses.count(200) == chains
     cached = json.loads(redis.get(f"delegat:ksef-limits:{nip}") or b"{}")
     assert cached["sessionList"] == [2, 1000, 1000]  # the budget used KSeF's own limits
+
+
+def test_a_429_that_still_happens_is_honoured_and_tightens_the_budget(
+    app: Flask,
+    ksef_sandbox: Flask,
+    make_world: Callable[..., World],
+    redis: Redis,
+    run_jobs: Callable[[], int],
+) -> None:
+    w = make_world()
+    with app.app_context():
+        client = db.session.get(ClientCompany, w.client_ids[0])
+        assert client is not None
+        nip = client.nip
+    _, secret = make_token(ksef_sandbox.extensions["ksef_sandbox.store"], nip, ["InvoiceWrite"])
+    limiter = ksef_sandbox.extensions["ksef_sandbox.limiter"]
+    limits = dict(PRODUCTION)
+    limits["sessionList"] = (1, 1, 1)  # KSeF is stricter than what we were told
+    with app.app_context():
+        store_ksef_token(Actor(is_platform_admin=True), w.client_ids[0], secret)
+    redis.set(
+        f"delegat:ksef-limits:{nip}",
+        json.dumps({"sessionList": [50, 50, 50], "other": [50, 50, 50]}),
+    )
+    limiter.overrides[nip] = limits
+    try:
+        with app.app_context():
+            for n in range(2):
+                enqueue_after_commit(
+                    db.session,
+                    "integration.credentials.jobs.check_connection",
+                    job_id=job_id("ksef-check", w.client_ids[0], f"x{n}", 0),
+                    queue="ksef",
+                    client_id=w.client_ids[0],
+                    chain=f"x{n}",
+                )
+            db.session.commit()
+        run_jobs()
+    finally:
+        limiter.overrides.pop(nip, None)
+        limiter.reset()
+    queue = Queue("ksef", connection=redis)
+    results = sorted(
+        queue.fetch_job(j).return_value()  # type: ignore[union-attr]
+        for j in FinishedJobRegistry(queue=queue).get_job_ids()
+    )
+    assert results == ["ok", "rate-limited"]
+    assert redis.pttl(f"delegat:ksef-budget:{nip}:sessionList:blocked") > 0
+    assert redis.exists(f"delegat:ksef-budget:{nip}:strict")
+    assert ScheduledJobRegistry(queue=queue).count == 1  # the refused call waits its turn
