@@ -54,8 +54,67 @@ class KsefUnavailable(KsefError):
     """5xx, timeouts and dropped connections: retry later with back-off."""
 
 
-# Codes that mean something specific to callers (per endpoint).
+# Codes that mean something specific to callers.
 CHALLENGE_INVALID = 21111
 PUBLIC_KEY_UNKNOWN = 21470
 NOT_AUTHORIZED = 21301
 TOKEN_RIGHTS_NOT_HELD = 26001
+
+
+class InputInvalid(KsefRejected):
+    """21405: KSeF's validation of the request failed (details name the field)."""
+
+
+class ChallengeInvalid(KsefRejected):
+    """21111: the challenge is unknown, expired or used; start again."""
+
+
+class PublicKeyUnknown(KsefRejected):
+    """21470: re-read the public keys, encrypt again, retry once."""
+
+
+class NotAuthorized(KsefRejected):
+    """21301: tokens already redeemed, session revoked, or the status forbids it."""
+
+
+class AuthOperationNotFound(KsefRejected):
+    """21304: no such authentication operation."""
+
+
+class SessionNotFound(KsefRejected):
+    """21173: no such session in this context."""
+
+
+class SessionClosed(KsefRejected):
+    """21180: the session's status does not allow this (e.g. it is closed)."""
+
+
+class InvoiceNotFound(KsefRejected):
+    """21164: no such invoice, or not visible in this context."""
+
+
+class InvoiceNotYetAvailable(KsefRejected):
+    """21165: processed but not downloadable yet; retry later."""
+
+
+class BeyondHighWaterMark(KsefRejected):
+    """21183: nothing new yet (``from`` is after the high-water mark)."""
+
+
+class TokenRightsNotHeld(KsefRejected):
+    """26001: a KSeF token cannot carry rights its author does not hold."""
+
+
+REJECTIONS: dict[int, type[KsefRejected]] = {
+    21405: InputInvalid,
+    CHALLENGE_INVALID: ChallengeInvalid,
+    PUBLIC_KEY_UNKNOWN: PublicKeyUnknown,
+    NOT_AUTHORIZED: NotAuthorized,
+    21304: AuthOperationNotFound,
+    21173: SessionNotFound,
+    21180: SessionClosed,
+    21164: InvoiceNotFound,
+    21165: InvoiceNotYetAvailable,
+    21183: BeyondHighWaterMark,
+    TOKEN_RIGHTS_NOT_HELD: TokenRightsNotHeld,
+}

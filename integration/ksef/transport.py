@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from integration.ksef.errors import (
+    REJECTIONS,
     KsefError,
     KsefForbidden,
     KsefRateLimited,
@@ -106,18 +107,24 @@ def _error(method: str, path: str, response: httpx.Response) -> KsefError:  # no
     items = exception.get("exceptionDetailList") or []
     if items:
         first = items[0]
-        return KsefRejected(
-            str(first.get("exceptionDescription") or "rejected"),
-            status=status,
-            code=first.get("exceptionCode"),
-            details=first.get("details") or [],
+        return _rejection(
+            first.get("exceptionCode"),
+            first.get("exceptionDescription"),
+            first.get("details"),
+            status,
         )
     if body.get("errors"):  # problem-details form of a 400
         first = body["errors"][0]
-        return KsefRejected(
-            str(first.get("description") or "rejected"),
-            status=status,
-            code=first.get("code"),
-            details=first.get("details") or [],
-        )
+        return _rejection(first.get("code"), first.get("description"), first.get("details"), status)
     return KsefError(f"KSeF answered {status} on {where}", status=status)
+
+
+def _rejection(code: Any, description: Any, details: Any, status: int) -> KsefRejected:
+    number = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
+    kind = REJECTIONS.get(number or 0, KsefRejected)
+    return kind(
+        str(description or "rejected"),
+        status=status,
+        code=number,
+        details=[str(d) for d in details or []],
+    )
