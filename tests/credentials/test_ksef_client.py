@@ -27,13 +27,13 @@ def test_exception_codes_become_typed_errors(client: KsefClient) -> None:
             public_key_id="nope",
         )
     assert unknown_key.value.code == 21470
+    init = client.auth_ksef_token(
+        challenge=client.challenge().challenge,
+        context_nip="5260250274",
+        encrypted_token="AAAA",
+        public_key_id=client.public_key("KsefTokenEncryption").public_key_id,
+    )
     with pytest.raises(errors.AuthOperationNotFound):
-        init = client.auth_ksef_token(
-            challenge=client.challenge().challenge,
-            context_nip="5260250274",
-            encrypted_token="AAAA",
-            public_key_id=client.public_key("KsefTokenEncryption").public_key_id,
-        )
         client.auth_status(
             "20260101-AU-0000000000-0000000000-00",
             authentication_token=init.authentication_token.token,
