@@ -115,6 +115,24 @@ def app(settings: Settings, ksef_sandbox: Flask) -> Iterator[Flask]:
             engine.dispose()
 
 
+@pytest.fixture
+def make_app() -> Iterator[Callable[..., Flask]]:
+    """Further apps (other settings); their connection pools are closed after the test."""
+    made: list[Flask] = []
+
+    def make(settings: Settings, **kwargs: Any) -> Flask:
+        application = create_app(settings, **kwargs)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        with application.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
     """Empty every table and the Redis database after each test that used the app."""

@@ -1,5 +1,6 @@
 """The schema comes from the migrations alone, and the models agree with it."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import flask_migrate
@@ -8,7 +9,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 
-from integration.app import create_app
 from integration.core.db import Base, db
 from integration.core.settings import Settings
 
@@ -29,13 +29,12 @@ def test_migrations_reach_head_on_the_test_database(app: Flask) -> None:
 
 
 def test_downgrade_to_base_and_upgrade_again_on_a_fresh_database(
-    tmp_path: Path, settings: Settings
+    tmp_path: Path, settings: Settings, make_app: Callable[..., Flask]
 ) -> None:
-    fresh = create_app(settings.replace(database_url=f"sqlite:///{tmp_path / 'm.db'}"))
+    fresh = make_app(settings.replace(database_url=f"sqlite:///{tmp_path / 'm.db'}"))
     with fresh.app_context():
         flask_migrate.upgrade()
         flask_migrate.downgrade(revision="base")
         assert sa.inspect(db.engine).get_table_names() == ["alembic_version"]
         flask_migrate.upgrade()
         assert "user_account" in sa.inspect(db.engine).get_table_names()
-        db.engine.dispose()

@@ -1,11 +1,11 @@
 """Health check and the OpenAPI document."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
 
-from integration.app import create_app
 from integration.core.settings import Settings
 
 
@@ -15,8 +15,10 @@ def test_healthz_reports_database_and_redis(client: FlaskClient) -> None:
     assert r.json == {"status": "ok", "database": True, "redis": True}
 
 
-def test_healthz_is_503_when_redis_is_unreachable(settings: Settings, tmp_path: Path) -> None:
-    app = create_app(
+def test_healthz_is_503_when_redis_is_unreachable(
+    settings: Settings, tmp_path: Path, make_app: Callable[..., Flask]
+) -> None:
+    app = make_app(
         settings.replace(
             database_url=f"sqlite:///{tmp_path / 'h.db'}", redis_url="redis://127.0.0.1:1/0"
         )

@@ -20,7 +20,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from integration.accounts.models import Bureau, ClientCompany
-from integration.app import create_app
 from integration.core import clock
 from integration.core.db import db
 from integration.core.settings import Settings
@@ -328,7 +327,11 @@ def test_cli_stores_lists_and_tests_a_token(
 
 
 def test_vault_key_rotation_keeps_every_secret_readable(
-    app: Flask, ksef_sandbox: Flask, settings: Settings, make_world: Callable[..., World]
+    app: Flask,
+    ksef_sandbox: Flask,
+    settings: Settings,
+    make_app: Callable[..., Flask],
+    make_world: Callable[..., World],
 ) -> None:
     w = make_world()
     nip = _client_nip(app, w.client_ids[0])
@@ -337,14 +340,14 @@ def test_vault_key_rotation_keeps_every_secret_readable(
         f"/api/v1/clients/{w.client_ids[0]}/ksef/credentials/token", json={"token": secret}
     )
     new_key = Fernet.generate_key().decode()
-    rotated = create_app(
+    rotated = make_app(
         settings.replace(
             credential_encryption_key=f"{new_key},{settings.credential_encryption_key}"
         )
     )
     with rotated.app_context():
         assert rotate_vault() == 2
-    only_new = create_app(settings.replace(credential_encryption_key=new_key))
+    only_new = make_app(settings.replace(credential_encryption_key=new_key))
     with only_new.app_context():
         row = db.session.scalar(select(KsefCredential).where(KsefCredential.kind == "ksef_token"))
         assert row is not None

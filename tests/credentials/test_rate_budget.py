@@ -21,7 +21,6 @@ from werkzeug.serving import make_server
 
 from integration.accounts.actor import Actor
 from integration.accounts.models import ClientCompany
-from integration.app import create_app
 from integration.core.db import db
 from integration.core.settings import Settings
 from integration.credentials.service import store_ksef_token
@@ -96,13 +95,14 @@ def live_sandbox(tmp_path: Path) -> Iterator[tuple[Flask, str, list[int]]]:
 def test_two_workers_stay_within_the_budget_and_no_429_reaches_a_job(
     app: Flask,
     settings: Settings,
+    make_app: Callable[..., Flask],
     make_world: Callable[..., World],
     redis: Redis,
     live_sandbox: tuple[Flask, str, list[int]],
 ) -> None:
     sandbox, url, statuses = live_sandbox
     w = make_world()
-    service = create_app(settings.replace(ksef_base_url=f"{url}/v2"))
+    service = make_app(settings.replace(ksef_base_url=f"{url}/v2"))
     with service.app_context():
         client = db.session.get(ClientCompany, w.client_ids[0])
         assert client is not None

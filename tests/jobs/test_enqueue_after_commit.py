@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from integration.accounts.jobs import reconcile_welcome_emails
 from integration.accounts.models import Bureau, UserAccount
-from integration.app import create_app
 from integration.core import clock
 from integration.core.db import db
 from integration.jobs import enqueue_after_commit, job_id
@@ -69,9 +68,9 @@ def test_job_id_refuses_separator_characters() -> None:
     assert job_id("welcome-email", 42) == "welcome-email_42"
 
 
-def test_failed_enqueue_does_not_fail_the_commit(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_failed_enqueue_does_not_fail_the_commit(settings, tmp_path, make_app) -> None:  # type: ignore[no-untyped-def]
 
-    broken = create_app(
+    broken = make_app(
         settings.replace(
             database_url=f"sqlite:///{tmp_path / 'b.db'}", redis_url="redis://127.0.0.1:1/0"
         )
@@ -86,7 +85,6 @@ def test_failed_enqueue_does_not_fail_the_commit(settings, tmp_path) -> None:  #
         )
         db.session.commit()
         assert db.session.scalar(select(Bureau.name)) == "Saved"
-        db.engine.dispose()
 
 
 def test_new_user_gets_one_welcome_email_with_a_working_setup_link(
