@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from integration.accounts.actor import SYSTEM
 from integration.accounts.models import (
     Bureau,
     ClientCompany,
@@ -15,6 +16,8 @@ from integration.accounts.models import (
 from integration.accounts.secrets import hash_password
 from integration.core.clock import now
 from integration.core.db import transaction
+from integration.licensing import service as licensing
+from integration.licensing.models import Licence
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed to the operator, demo only
 BUREAU = ("5260250274", "Biuro Rachunkowe Bilans Sp. z o.o.")
@@ -67,6 +70,16 @@ def ensure_user(
     return user
 
 
+def _licence(bureau_id: int, client_ids: list[int]) -> None:
+    """A 10-seat licence; two clients registered, the third left to show the prompt."""
+    with transaction() as s:
+        if s.scalar(select(Licence.id).where(Licence.bureau_id == bureau_id)) is not None:
+            return
+    licensing.issue_licence(SYSTEM, kind="application", plan="biuro", seats=10, bureau_id=bureau_id)
+    for client_id in client_ids[:2]:
+        licensing.decide(SYSTEM, client_id, action="register")
+
+
 def load() -> list[tuple[str, str, str]]:
     """Create what is missing and return (role, e-mail, password) of every demo login."""
     with transaction() as s:
@@ -89,6 +102,7 @@ def load() -> list[tuple[str, str, str]]:
             clients.append(client)
         bureau_id, client_ids = bureau.id, [c.id for c in clients]
 
+    _licence(bureau_id, client_ids)
     logins = []
     for role, email, first, last, pesel, tenant in PEOPLE:
         user = ensure_user(
