@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
@@ -10,7 +11,8 @@ from werkzeug.wrappers import Response
 
 from integration.accounts import service as accounts
 from integration.api.auth import current_actor, sign_in, sign_out
-from integration.core.errors import DomainError, Unauthenticated
+from integration.core.errors import DomainError, Unauthenticated, ValidationFailed
+from integration.credentials import service as credentials
 from integration.licensing import service as licensing
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -129,3 +131,70 @@ def setup_password() -> Response | tuple[str, int] | str:
     except DomainError as exc:
         return render_template("setup_password.html", token=token, error=exc.detail), 422
     return redirect(url_for("web.login"))
+
+
+@bp.route("/clients/<int:client_id>/ksef", methods=["GET", "POST"])
+def ksef_credentials(client_id: int) -> Response | tuple[str, int] | str:
+    """A client's KSeF credentials: paste a token, sign a prepared file, delete."""
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return redirect(url_for("web.login"))
+    client = accounts.get_client(actor, client_id)
+    error = notice = None
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        try:
+            if action == "token":
+                credentials.store_ksef_token(actor, client_id, request.form.get("token", ""))
+                notice = "The KSeF token works and is stored."
+            elif action == "prepare":
+                prepared = credentials.prepare_signature(actor, client_id)
+                return Response(
+                    prepared.document,
+                    mimetype="application/xml",
+                    headers={
+                        "Content-Disposition": f'attachment; filename="delegat-'
+                        f'{client.nip}-{prepared.request_id}.xml"'
+                    },
+                )
+            elif action == "signed":
+                upload = request.files.get("file")
+                if upload is None:
+                    raise ValidationFailed.single("file", "choose the signed file")
+                request_id = _request_id_of(upload.filename or "")
+                credentials.upload_signed(
+                    actor,
+                    client_id,
+                    request_id,
+                    upload.read(),
+                    mint_token=request.form.getlist("mint"),
+                )
+                notice = "Signed in to KSeF for this client."
+            elif action == "delete":
+                credentials.delete_credential(
+                    actor, client_id, int(request.form.get("credential_id", "0"))
+                )
+                notice = "The credential was deleted and revoked in KSeF."
+        except DomainError as exc:
+            error = exc.detail
+    html = render_template(
+        "ksef.html",
+        client=client,
+        error=error,
+        notice=notice,
+        rows=credentials.list_credentials(actor, client_id),
+    )
+    return (html, 422) if error else html
+
+
+def _request_id_of(filename: str) -> int:
+    """The signature request a file belongs to, from the name it was downloaded under."""
+    match = re.search(r"-(\d+)(?:\.[A-Za-z]+)*\.xml$", filename)
+    if match is None:
+        raise ValidationFailed.single(
+            "file",
+            "upload the file under the name it was "
+            "downloaded with (delegat-NIP-NUMBER.xml, signed)",
+        )
+    return int(match.group(1))

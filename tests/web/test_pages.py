@@ -1,5 +1,6 @@
 """Sign-in pages: a readable message on errors, CSRF-protected forms."""
 
+import io
 import re
 from collections.abc import Callable
 
@@ -118,3 +119,30 @@ def test_licence_panel_prompts_for_a_number_and_explains_a_typo(
     )
     assert r.status_code == 422
     assert "typo" in r.text
+
+
+def test_ksef_page_downloads_a_file_to_sign_and_explains_a_bad_upload(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    page = client.get("/login")
+    client.post(
+        "/login",
+        data={"email": w.admin_email, "password": PASSWORD, "csrf_token": _csrf(page.text)},
+    )
+    ksef = client.get(f"/clients/{w.client_ids[0]}/ksef")
+    assert "cannot work in KSeF" in ksef.text
+    token = _csrf(ksef.text)
+    download = client.post(
+        f"/clients/{w.client_ids[0]}/ksef", data={"action": "prepare", "csrf_token": token}
+    )
+    assert download.mimetype == "application/xml"
+    assert b"AuthTokenRequest" in download.data
+    name = download.headers["Content-Disposition"].split('filename="')[1].rstrip('"')
+    unsigned = client.post(
+        f"/clients/{w.client_ids[0]}/ksef",
+        content_type="multipart/form-data",
+        data={"action": "signed", "csrf_token": token, "file": (io.BytesIO(download.data), name)},
+    )
+    assert unsigned.status_code == 422
+    assert "not signed" in unsigned.text
