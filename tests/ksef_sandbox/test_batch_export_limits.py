@@ -193,7 +193,7 @@ def test_rate_limits_switched_on_answer_429_with_retry_after(sandbox: LiveSandbo
             "other",
         )
     }
-    limits["sessionList"] = {"perSecond": 2, "perMinute": 1000, "perHour": 1000}
+    limits["sessionList"] = {"perSecond": 2, "perMinute": 2, "perHour": 1000}
     assert (
         httpx.post(
             f"{sandbox.url}/v2/testdata/rate-limits", headers=headers, json={"rateLimits": limits}
