@@ -21,21 +21,17 @@ REFRESH_TOKEN_TTL = dt.timedelta(days=7)
 ISSUER = "ksef-sandbox"
 
 
-_SECRETS: dict[int, str] = {}
-
-
 def jwt_secret(store: Store) -> str:
-    """The signing secret, kept in the state database and cached per store."""
-    cached = _SECRETS.get(id(store))
-    if cached is not None:
-        return cached
+    """The signing secret, kept in the state database and cached on the store."""
+    if store.jwt_secret is not None:
+        return store.jwt_secret
     with store.session() as s:
         row = s.get(Setting, "jwt_secret")
         if row is None:
             row = Setting(key="jwt_secret", value=secrets.token_urlsafe(48))
             s.add(row)
         value = row.value
-    _SECRETS[id(store)] = value
+    store.jwt_secret = value
     return value
 
 

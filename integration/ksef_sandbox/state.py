@@ -211,6 +211,7 @@ class Store:
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.clock = clock
+        self.jwt_secret: str | None = None  # cached by security.jwt_secret
 
     def now(self) -> dt.datetime:
         return self.clock()
