@@ -31,6 +31,7 @@ from integration.ksef_sandbox.rights import (
     Identity,
     delegable,
     effective_rights,
+    record_grant,
 )
 from integration.ksef_sandbox.security import Caller, caller
 from integration.ksef_sandbox.state import Grant, KsefToken, Operation, Subject
@@ -121,47 +122,18 @@ def _grant(
     details: dict[str, Any] | None,
     target: tuple[str, str | None] | None = None,
 ) -> None:
-    now = store().now()
-    author = who.identity or Identity("Nip", who.context_value)
-    for permission, can_delegate in permissions:
-        existing = s.scalar(
-            sa.select(Grant).where(
-                Grant.kind == kind,
-                Grant.context_value == who.context_value,
-                Grant.grantee_type == grantee[0],
-                Grant.grantee_value == grantee[1],
-                Grant.permission == permission,
-                Grant.revoked_at.is_(None),
-                Grant.target_type.is_(target[0] if target else None)
-                if target is None
-                else Grant.target_type == target[0],
-                Grant.target_value.is_(None)
-                if target is None or target[1] is None
-                else Grant.target_value == target[1],
-            )
-        )
-        if existing is not None:
-            existing.can_delegate = can_delegate
-            continue
-        s.add(
-            Grant(
-                id=str(uuid.uuid4()),
-                kind=kind,
-                context_type=who.context_type,
-                context_value=who.context_value,
-                grantee_type=grantee[0],
-                grantee_value=grantee[1] or "",
-                target_type=target[0] if target else None,
-                target_value=target[1] if target else None,
-                permission=permission,
-                can_delegate=can_delegate,
-                description=description,
-                author_type=author.type,
-                author_value=author.value,
-                subject_details=details,
-                start_date=now,
-            )
-        )
+    record_grant(
+        s,
+        now=store().now(),
+        kind=kind,
+        context=(who.context_type, who.context_value),
+        author=who.identity or Identity("Nip", who.context_value),
+        grantee=(grantee[0], grantee[1] or ""),
+        permissions=permissions,
+        description=description,
+        details=details,
+        target=target,
+    )
 
 
 @bp.post("/permissions/persons/grants")

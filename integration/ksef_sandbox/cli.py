@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import uuid
 
 import sqlalchemy as sa
 
 from integration.ksef_sandbox import crypto, testkit
 from integration.ksef_sandbox.api_permissions import mint_token
-from integration.ksef_sandbox.rights import Identity
-from integration.ksef_sandbox.state import Grant, Invoice, InvoiceSession, Store, Subject
+from integration.ksef_sandbox.rights import Identity, record_grant
+from integration.ksef_sandbox.state import Invoice, InvoiceSession, Store, Subject
 
 
 def make_company(store: Store, nip: str, name: str) -> None:
@@ -134,34 +133,15 @@ def grant(
     description: str = "granted with the sandbox CLI",
 ) -> None:
     """A permission record as if the context's owner granted it (idempotent)."""
-    now = store.now()
     with store.session() as s:
-        for permission in permissions:
-            exists = s.scalar(
-                sa.select(Grant.id).where(
-                    Grant.kind == kind,
-                    Grant.context_value == context_nip,
-                    Grant.grantee_value == grantee_value,
-                    Grant.permission == permission,
-                    Grant.revoked_at.is_(None),
-                )
-            )
-            if exists is None:
-                s.add(
-                    Grant(
-                        id=str(uuid.uuid4()),
-                        kind=kind,
-                        context_type="Nip",
-                        context_value=context_nip,
-                        grantee_type=grantee_type,
-                        grantee_value=grantee_value,
-                        target_type="Nip" if target_nip else None,
-                        target_value=target_nip,
-                        permission=permission,
-                        can_delegate=can_delegate,
-                        description=description,
-                        author_type="Nip",
-                        author_value=context_nip,
-                        start_date=now,
-                    )
-                )
+        record_grant(
+            s,
+            now=store.now(),
+            kind=kind,
+            context=("Nip", context_nip),
+            author=Identity("Nip", context_nip),
+            grantee=(grantee_type, grantee_value),
+            permissions=[(p, can_delegate) for p in permissions],
+            description=description,
+            target=("Nip", target_nip) if target_nip else None,
+        )

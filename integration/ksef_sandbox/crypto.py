@@ -29,16 +29,12 @@ def sha256_b64(data: bytes) -> str:
     return b64(hashlib.sha256(data).digest())
 
 
-def new_key_pair(usage: str, now: dt.datetime) -> tuple[bytes, bytes]:
-    """An RSA-2048 key and a self-signed certificate; returns (private PKCS#8 PEM, cert DER)."""
+def self_signed(
+    attributes: list[x509.NameAttribute[str]], now: dt.datetime, days: int
+) -> tuple[bytes, x509.Certificate]:
+    """An RSA-2048 key (PKCS#8 PEM) and a self-signed certificate valid from yesterday."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, f"Ministerstwo Finansów - {usage}"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ministerstwo Finansów"),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
-        ]
-    )
+    name = x509.Name(attributes)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -46,11 +42,25 @@ def new_key_pair(usage: str, now: dt.datetime) -> tuple[bytes, bytes]:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
+        .not_valid_after(now + dt.timedelta(days=days))
         .sign(key, hashes.SHA256())
     )
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem, cert
+
+
+def new_key_pair(usage: str, now: dt.datetime) -> tuple[bytes, bytes]:
+    """A key and certificate for one usage; returns (private PKCS#8 PEM, cert DER)."""
+    pem, cert = self_signed(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, f"Ministerstwo Finansów - {usage}"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ministerstwo Finansów"),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+        ],
+        now,
+        days=3650,
     )
     return pem, cert.public_bytes(serialization.Encoding.DER)
 

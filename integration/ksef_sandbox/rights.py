@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -126,3 +129,59 @@ def token_rights(s: Session, token: KsefToken) -> set[str]:
 
 def satisfies(held: set[str], any_of: frozenset[str]) -> bool:
     return "Owner" in held or bool(held & any_of)
+
+
+def record_grant(
+    s: Session,
+    *,
+    now: dt.datetime,
+    kind: str,
+    context: tuple[str, str],
+    author: Identity,
+    grantee: tuple[str, str],
+    permissions: list[tuple[str, bool]],
+    description: str,
+    details: dict[str, Any] | None = None,
+    target: tuple[str, str | None] | None = None,
+) -> None:
+    """Record grants; one already active for the same grantee and target is updated."""
+    target_type, target_value = target if target is not None else (None, None)
+    for permission, can_delegate in permissions:
+        existing = s.scalar(
+            sa.select(Grant).where(
+                Grant.kind == kind,
+                Grant.context_value == context[1],
+                Grant.grantee_type == grantee[0],
+                Grant.grantee_value == grantee[1],
+                Grant.permission == permission,
+                Grant.revoked_at.is_(None),
+                Grant.target_type.is_(None)
+                if target_type is None
+                else Grant.target_type == target_type,
+                Grant.target_value.is_(None)
+                if target_value is None
+                else Grant.target_value == target_value,
+            )
+        )
+        if existing is not None:
+            existing.can_delegate = can_delegate
+            continue
+        s.add(
+            Grant(
+                id=str(uuid.uuid4()),
+                kind=kind,
+                context_type=context[0],
+                context_value=context[1],
+                grantee_type=grantee[0],
+                grantee_value=grantee[1],
+                target_type=target_type,
+                target_value=target_value,
+                permission=permission,
+                can_delegate=can_delegate,
+                description=description,
+                author_type=author.type,
+                author_value=author.value,
+                subject_details=details,
+                start_date=now,
+            )
+        )

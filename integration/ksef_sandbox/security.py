@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -128,8 +129,6 @@ def context_of_request() -> str | None:
 def _ip_allowed(policy: dict[str, Any] | None, ip: str | None) -> bool:
     if not policy or not ip:
         return True
-    import ipaddress  # noqa: PLC0415 - only needed with a policy
-
     addr = ipaddress.ip_address(ip)
     allowed = policy.get("allowedIps") or {}
     if ip in (allowed.get("ip4Addresses") or []):

@@ -13,12 +13,13 @@ from decimal import Decimal
 from xml.sax.saxutils import escape
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import methods
 from signxml.xades import XAdESSigner  # type: ignore[attr-defined]
+
+from integration.ksef_sandbox.crypto import self_signed
 
 AUTH_NS = "http://ksef.mf.gov.pl/auth/token/2.0"
 
@@ -34,27 +35,8 @@ class TestCertificate:
 
 
 def _certificate(attributes: list[x509.NameAttribute[str]], days: int = 730) -> TestCertificate:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name(attributes)
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    return TestCertificate(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-        cert.public_bytes(serialization.Encoding.PEM),
-    )
+    pem, cert = self_signed(attributes, dt.datetime.now(dt.UTC), days)
+    return TestCertificate(pem, cert.public_bytes(serialization.Encoding.PEM))
 
 
 def person_certificate(
