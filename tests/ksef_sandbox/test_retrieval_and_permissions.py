@@ -8,8 +8,6 @@ from typing import Any
 import httpx
 import pytest
 from ksef_client.exceptions import KsefApiError
-from ksef_client.services.auth import build_auth_token_request_xml
-from ksef_client.services.xades import sign_xades_enveloped
 
 from integration.ksef_sandbox import crypto, testkit
 from integration.ksef_sandbox.cli import issue_invoices, make_company, make_person, make_token
@@ -20,6 +18,7 @@ from tests.ksef_sandbox.conftest import (
     fresh_pesel,
     wait_for,
 )
+from tests.ksef_sandbox.test_auth import xades_login
 
 
 def _iso(value: dt.datetime) -> str:
@@ -115,32 +114,10 @@ def test_query_validations(sandbox: LiveSandbox, date_range: dict[str, Any], cod
 
 
 def _xades_access(live: LiveSandbox, cert: testkit.TestCertificate, context: str) -> str:
-    client = live.client()
-    challenge = client.auth.get_challenge()
-    signed = sign_xades_enveloped(
-        build_auth_token_request_xml(
-            challenge=challenge.challenge,
-            context_identifier_type="nip",
-            context_identifier_value=context,
-        ),
-        cert.certificate_pem.decode(),
-        cert.private_key_pem.decode(),
-    )
-    init = client.auth.submit_xades_auth_request(signed)
-    assert init is not None
-    status = wait_for(
-        lambda: (
-            (
-                s := client.auth.get_auth_status(
-                    init.reference_number, init.authentication_token.token
-                )
-            ).status.code
-            != 100
-            and s
-        )
-    )
-    assert status.status.code == 200, status.status
-    return client.auth.redeem_token(init.authentication_token.token).access_token.token
+    code, init = xades_login(live, cert, context)
+    assert code == 200, code
+    tokens = live.client().auth.redeem_token(init.authentication_token.token)  # type: ignore[attr-defined]
+    return str(tokens.access_token.token)
 
 
 def _operation_done(live: LiveSandbox, access: str, reference: str) -> int:
@@ -161,24 +138,7 @@ def test_bureau_scenario_client_delegates_bureau_passes_to_employee(sandbox: Liv
     employee_cert = testkit.person_certificate("Ewa", "Księgowa", pesel=employee_pesel)
 
     # before any grant the employee cannot enter the client's context
-    client = sandbox.client()
-    challenge = client.auth.get_challenge()
-    signed = sign_xades_enveloped(
-        build_auth_token_request_xml(
-            challenge=challenge.challenge,
-            context_identifier_type="nip",
-            context_identifier_value=client_nip,
-        ),
-        employee_cert.certificate_pem.decode(),
-        employee_cert.private_key_pem.decode(),
-    )
-    init = client.auth.submit_xades_auth_request(signed)
-    assert (
-        client.auth.get_auth_status(
-            init.reference_number, init.authentication_token.token
-        ).status.code
-        == 415
-    )
+    assert xades_login(sandbox, employee_cert, client_nip)[0] == 415
 
     # 1. the client delegates to the bureau
     grant = _api(
