@@ -116,7 +116,7 @@ def test_query_validations(sandbox: LiveSandbox, date_range: dict[str, Any], cod
 def _xades_access(live: LiveSandbox, cert: testkit.TestCertificate, context: str) -> str:
     code, init = xades_login(live, cert, context)
     assert code == 200, code
-    tokens = live.client().auth.redeem_token(init.authentication_token.token)  # type: ignore[attr-defined]
+    tokens = live.client().auth.redeem_token(init.authentication_token.token)
     return str(tokens.access_token.token)
 
 
