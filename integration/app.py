@@ -17,6 +17,7 @@ from integration.accounts import guards
 from integration.accounts.actor import SCOPES
 from integration.api import credentials as api_credentials
 from integration.api import hygiene, oauth, problems
+from integration.api import invoices as api_invoices
 from integration.api import licensing as api_licensing
 from integration.api import resources as api_resources
 from integration.api import system as api_system
@@ -113,6 +114,7 @@ def create_app(
     api.register_blueprint(api_system.blp)
     api.register_blueprint(api_licensing.blp)
     api.register_blueprint(api_credentials.blp)
+    api.register_blueprint(api_invoices.blp)
     app.register_blueprint(web_views.bp)
     problems.register(app)
 

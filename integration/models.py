@@ -2,6 +2,7 @@
 
 from integration.accounts import models as accounts_models
 from integration.credentials import models as credentials_models
+from integration.invoices import models as invoices_models
 from integration.licensing import models as licensing_models
 from integration.mail import models as mail_models
 from integration.masterdata import models as masterdata_models
@@ -9,6 +10,7 @@ from integration.masterdata import models as masterdata_models
 __all__ = [
     "accounts_models",
     "credentials_models",
+    "invoices_models",
     "licensing_models",
     "mail_models",
     "masterdata_models",

@@ -12,4 +12,9 @@ class Periodic:
     interval_seconds: int
 
 
-PERIODIC = (Periodic("integration.accounts.jobs.reconcile_welcome_emails", "mail", 300),)
+PERIODIC = (
+    Periodic("integration.accounts.jobs.reconcile_welcome_emails", "mail", 300),
+    Periodic("integration.licensing.jobs.apply_licence_deadlines", "default", 3600),
+    Periodic("integration.invoices.jobs.reconcile_invoices", "ksef", 120),
+    Periodic("integration.invoices.jobs.sync_all_costs", "ksef", 900),
+)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -216,12 +217,15 @@ def _add_user(
     return user.id
 
 
+# Numbers run across the session: the sandbox keeps its state between tests, so every world
+# gets NIPs of its own there too.
+_WORLD_NUMBERS = itertools.count(1)
+
+
 @pytest.fixture
 def make_world(app: Flask) -> Callable[..., World]:
-    counter = iter(range(1, 1000))
-
     def make(prefix: str | None = None) -> World:
-        n = next(counter)
+        n = next(_WORLD_NUMBERS)
         prefix = prefix or f"b{n}"
         nips = _nips(n)
         with app.app_context():

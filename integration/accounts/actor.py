@@ -16,6 +16,8 @@ SCOPES = frozenset(
     {
         "clients:read",
         "clients:write",
+        "invoices:read",
+        "invoices:write",
         "users:read",
         "users:write",
     }

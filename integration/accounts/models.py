@@ -57,6 +57,8 @@ class ClientCompany(Base):
     )
     nip: Mapped[str] = mapped_column(sa.String(10), index=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    # The bureau lets the client's own people send sales invoices to KSeF.
+    client_may_send: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     bureau: Mapped[Bureau] = relationship(back_populates="clients")

@@ -193,7 +193,9 @@ def get_client(actor: Actor, client_id: int) -> ClientCompany:
         return load_client(s, actor, client_id)
 
 
-def update_client(actor: Actor, client_id: int, *, name: str | None = None) -> ClientCompany:
+def update_client(
+    actor: Actor, client_id: int, *, name: str | None = None, client_may_send: bool | None = None
+) -> ClientCompany:
     actor.require_scope("clients:write")
     with transaction() as s:
         client = load_client(s, actor, client_id)
@@ -202,6 +204,10 @@ def update_client(actor: Actor, client_id: int, *, name: str | None = None) -> C
         guards.check_client_writable(s, client)
         if name is not None:
             client.name = check.text(name, "name")
+        if client_may_send is not None:
+            if not actor.works_for_bureau(client.bureau_id):
+                raise Forbidden("only the bureau decides whether the client sends invoices itself")
+            client.client_may_send = client_may_send
     return client
 
 

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.core.errors import ValidationFailed
+from integration.invoices import archive
 from integration.licensing import activation
 from integration.licensing import service as licensing
 from integration.licensing.numbers import Kind, Module, Plan, format_number
@@ -261,9 +262,9 @@ class MasterData(MethodView):
 
 
 @blp.route("/bureaus/<int:bureau_id>/export")
-@blp.response(200, description="a ZIP of every client's master data")
+@blp.response(200, description="a ZIP of every client's master data and invoices with UPOs")
 def export_bureau(bureau_id: int) -> Response:
-    data = masterdata.export_bureau(current_actor(), bureau_id)
+    data = archive.export_bureau(current_actor(), bureau_id)
     return Response(
         data,
         mimetype="application/zip",

@@ -143,9 +143,9 @@ class ClientItem(MethodView):
         _with_licence(client)
         return client
 
-    @blp.arguments(s.NameUpdateSchema)
+    @blp.arguments(s.ClientUpdateSchema)
     @blp.response(200, s.ClientSchema)
-    def patch(self, args: dict[str, str], client_id: int) -> Any:
+    def patch(self, args: dict[str, Any], client_id: int) -> Any:
         client = accounts.update_client(current_actor(), client_id, **args)
         _with_licence(client)
         return client

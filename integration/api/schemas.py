@@ -52,11 +52,19 @@ class NameUpdateSchema(Schema):
     name = fields.String()
 
 
+class ClientUpdateSchema(Schema):
+    name = fields.String()
+    client_may_send = fields.Boolean(
+        metadata={"description": "the client's own people may send sales invoices (bureau only)"}
+    )
+
+
 class ClientSchema(Schema):
     id = fields.Integer(dump_only=True)
     bureau_id = fields.Integer(dump_only=True)
     nip = fields.String()
     name = fields.String()
+    client_may_send = fields.Boolean(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     licence = fields.Function(
         lambda c: c.licence_state.as_dict() if getattr(c, "licence_state", None) else None,

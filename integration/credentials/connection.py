@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 LIMITS_TTL = 3600
 
 
-def _budget(context: str, access_token: str) -> RateBudget:
+def budget_for(context: str, access_token: str) -> RateBudget:
     """The budget with the limits KSeF publishes for this context (cached in Redis)."""
     redis = current_runtime().redis()
     key = f"delegat:ksef-limits:{context}"
@@ -64,7 +64,7 @@ def check_connection(client_id: int, chain: str = "c", attempt: int = 0) -> str:
             raise NotFound("no such client company")
         context = client.nip
     access = access_token_for(client_id)
-    budget = _budget(context, access)
+    budget = budget_for(context, access)
     group = group_of("GET", "/sessions")
     wait = budget.take(context, group)
     if wait:

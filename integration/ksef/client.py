@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from base64 import b64encode
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,48 @@ class KsefTokenStatus:
     status: str  # Pending | Active | Revoking | Revoked | Failed
     permissions: tuple[str, ...]
     context_value: str
+
+
+@dataclass(frozen=True)
+class InvoiceStatus:
+    """Where KSeF is with one invoice sent in a session."""
+
+    reference_number: str
+    code: int
+    description: str
+    details: tuple[str, ...]
+    extensions: dict[str, str]
+    ksef_number: str | None
+    acquired_at: dt.datetime | None
+
+    @property
+    def pending(self) -> bool:
+        return self.code in (100, 150)
+
+
+@dataclass(frozen=True)
+class InvoiceMetadata:
+    """One row of a metadata query (the fields the service keeps)."""
+
+    ksef_number: str
+    invoice_number: str
+    invoice_type: str
+    issue_date: dt.date
+    seller_nip: str
+    seller_name: str
+    buyer_identifier: str | None
+    buyer_name: str
+    gross_amount: str
+    currency: str
+    permanent_storage_date: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class MetadataPage:
+    invoices: list[InvoiceMetadata]
+    has_more: bool
+    is_truncated: bool
+    permanent_storage_hwm: dt.datetime | None
 
 
 def _token(data: dict[str, Any]) -> Token:
@@ -211,3 +254,143 @@ class KsefClient:
         self.http.request(
             "DELETE", f"/tokens/{reference_number}", bearer=access_token, expect=(204,)
         )
+
+    # -- online sessions -----------------------------------------------------------------
+    def open_online_session(
+        self, *, access_token: str, encrypted_key: str, iv: str, system_code: str = "FA (3)"
+    ) -> str:
+        d = self.http.request(
+            "POST",
+            "/sessions/online",
+            bearer=access_token,
+            expect=(201,),
+            json={
+                "formCode": {"systemCode": system_code, "schemaVersion": "1-0E", "value": "FA"},
+                "encryption": {"encryptedSymmetricKey": encrypted_key, "initializationVector": iv},
+            },
+        ).json()
+        return str(d["referenceNumber"])
+
+    def send_invoice(
+        self,
+        session_reference: str,
+        *,
+        access_token: str,
+        invoice_hash: str,
+        invoice_size: int,
+        encrypted: bytes,
+        encrypted_hash: str,
+    ) -> str:
+        d = self.http.request(
+            "POST",
+            f"/sessions/online/{session_reference}/invoices",
+            bearer=access_token,
+            expect=(202,),
+            json={
+                "invoiceHash": invoice_hash,
+                "invoiceSize": invoice_size,
+                "encryptedInvoiceHash": encrypted_hash,
+                "encryptedInvoiceSize": len(encrypted),
+                "encryptedInvoiceContent": b64encode(encrypted).decode("ascii"),
+                "offlineMode": False,
+            },
+        ).json()
+        return str(d["referenceNumber"])
+
+    def close_online_session(self, session_reference: str, *, access_token: str) -> None:
+        self.http.request(
+            "POST",
+            f"/sessions/online/{session_reference}/close",
+            bearer=access_token,
+            expect=(204,),
+        )
+
+    def invoice_status(
+        self, session_reference: str, invoice_reference: str, *, access_token: str
+    ) -> InvoiceStatus:
+        d = self.http.request(
+            "GET",
+            f"/sessions/{session_reference}/invoices/{invoice_reference}",
+            bearer=access_token,
+        ).json()
+        status = d["status"]
+        return InvoiceStatus(
+            reference_number=d["referenceNumber"],
+            code=int(status["code"]),
+            description=str(status.get("description") or ""),
+            details=tuple(str(x) for x in status.get("details") or ()),
+            extensions={str(k): str(v) for k, v in (status.get("extensions") or {}).items()},
+            ksef_number=d.get("ksefNumber"),
+            acquired_at=_time(d.get("acquisitionDate")),
+        )
+
+    def invoice_upo(self, session_reference: str, ksef_number: str, *, access_token: str) -> bytes:
+        """The UPO of one accepted invoice (XML), found by its KSeF number."""
+        return self.http.request(
+            "GET",
+            f"/sessions/{session_reference}/invoices/ksef/{ksef_number}/upo",
+            bearer=access_token,
+            headers={"Accept": "application/xml"},
+        ).content
+
+    # -- retrieval -----------------------------------------------------------------------
+    def query_metadata(
+        self,
+        *,
+        access_token: str,
+        subject_type: str,
+        date_type: str,
+        date_from: dt.datetime,
+        date_to: dt.datetime | None = None,
+        page_offset: int = 0,
+        page_size: int = 250,
+    ) -> MetadataPage:
+        date_range: dict[str, Any] = {"dateType": date_type, "from": _iso(date_from)}
+        if date_to is not None:
+            date_range["to"] = _iso(date_to)
+        if date_type == "PermanentStorage":
+            date_range["restrictToPermanentStorageHwmDate"] = True
+        d = self.http.request(
+            "POST",
+            "/invoices/query/metadata",
+            bearer=access_token,
+            params={"pageOffset": page_offset, "pageSize": page_size, "sortOrder": "Asc"},
+            json={"subjectType": subject_type, "dateRange": date_range},
+        ).json()
+        return MetadataPage(
+            invoices=[_metadata(row) for row in d.get("invoices") or []],
+            has_more=bool(d.get("hasMore")),
+            is_truncated=bool(d.get("isTruncated")),
+            permanent_storage_hwm=_time(d.get("permanentStorageHwmDate")),
+        )
+
+    def download_invoice(self, ksef_number: str, *, access_token: str) -> bytes:
+        return self.http.request(
+            "GET",
+            f"/invoices/ksef/{ksef_number}",
+            bearer=access_token,
+            headers={"Accept": "application/xml"},
+        ).content
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _metadata(row: dict[str, Any]) -> InvoiceMetadata:
+    buyer = row.get("buyer") or {}
+    identifier = buyer.get("identifier") or {}
+    seller = row.get("seller") or {}
+    return InvoiceMetadata(
+        ksef_number=row["ksefNumber"],
+        invoice_number=str(row.get("invoiceNumber") or ""),
+        invoice_type=str(row.get("invoiceType") or ""),
+        issue_date=dt.date.fromisoformat(row["issueDate"]),
+        seller_nip=str(seller.get("nip") or ""),
+        seller_name=str(seller.get("name") or ""),
+        buyer_identifier=identifier.get("value"),
+        buyer_name=str(buyer.get("name") or ""),
+        gross_amount=str(row.get("grossAmount") or "0"),
+        currency=str(row.get("currency") or "PLN"),
+        permanent_storage_date=_time(row.get("permanentStorageDate")),
+    )

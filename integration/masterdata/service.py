@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -26,7 +25,6 @@ from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from integration.core.identifiers import InvalidIdentifier, normalize_nip
-from integration.licensing.service import record_export
 from integration.masterdata.models import Counterparty, Product
 
 KINDS = ("counterparties", "products")
@@ -97,30 +95,16 @@ def export(actor: Actor, client_id: int, kind: str, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def export_bureau(actor: Actor, bureau_id: int) -> bytes:
-    """Every client's master data of a bureau as one ZIP (before moving or closing)."""
-    if not actor.administers_bureau(bureau_id):
-        raise (
-            NotFound("no such bureau")
-            if not actor.sees_bureau(bureau_id)
-            else Forbidden("only a bureau admin exports the bureau")
-        )
-    buffer = io.BytesIO()
-    with transaction() as s, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        clients = s.scalars(
-            select(ClientCompany)
-            .where(ClientCompany.bureau_id == bureau_id)
-            .order_by(ClientCompany.id)
-        ).all()
-        for client in clients:
-            for kind in KINDS:
-                out = io.StringIO()
-                writer = csv.writer(out)
-                writer.writerow(COLUMNS[kind])
-                writer.writerows(_rows(s, kind, client.id))
-                zf.writestr(f"{client.nip}/{kind}.csv", out.getvalue().encode("utf-8-sig"))
-        record_export(s, bureau_id)
-    return buffer.getvalue()
+def client_files(s: Session, client_id: int) -> dict[str, bytes]:
+    """The client's master data as CSV files, by file name (for whole-bureau exports)."""
+    files = {}
+    for kind in KINDS:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS[kind])
+        writer.writerows(_rows(s, kind, client_id))
+        files[f"{kind}.csv"] = out.getvalue().encode("utf-8-sig")
+    return files
 
 
 def _read(data: bytes, fmt: str) -> Iterator[tuple[int, list[str]]]:

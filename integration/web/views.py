@@ -10,9 +10,12 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from werkzeug.wrappers import Response
 
 from integration.accounts import service as accounts
+from integration.accounts.actor import Actor
 from integration.api.auth import current_actor, sign_in, sign_out
 from integration.core.errors import DomainError, Unauthenticated, ValidationFailed
 from integration.credentials import service as credentials
+from integration.invoices import archive
+from integration.invoices import service as invoice_service
 from integration.licensing import service as licensing
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -29,6 +32,8 @@ def csrf_token() -> str:
 
 @bp.before_request
 def _check_csrf() -> None:
+    if request.endpoint == "web.invoices":  # archives are larger than other uploads
+        request.max_content_length = archive.MAX_ARCHIVE_BYTES
     if request.method == "POST":
         sent, expected = request.form.get("csrf_token", ""), session.get(_CSRF_KEY)
         if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
@@ -198,3 +203,86 @@ def _request_id_of(filename: str) -> int:
             "downloaded with (delegat-NIP-NUMBER.xml, signed)",
         )
     return int(match.group(1))
+
+
+# ---------------------------------------------------------------------------- invoices
+_DIRECTIONS = {"sales": "Sales invoices", "cost": "Cost invoices"}
+
+
+@bp.route("/clients/<int:client_id>/invoices", methods=["GET", "POST"])
+def invoices(client_id: int) -> Response | tuple[str, int] | str:
+    """A client's invoices: send one, see where each stands, UPOs, sync, move as a ZIP."""
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return redirect(url_for("web.login"))
+    client = accounts.get_client(actor, client_id)
+    direction = request.args.get("direction", "sales")
+    if direction not in _DIRECTIONS:
+        direction = "sales"
+    error = notice = None
+    if request.method == "POST":
+        try:
+            notice = _invoice_action(actor, client_id, request.form.get("action", ""))
+        except DomainError as exc:
+            error = exc.detail
+            reasons = exc.extensions.get("errors") or []
+            if reasons:
+                error += " — " + "; ".join(f"{e['field']}: {e['message']}" for e in reasons[:10])
+    page = invoice_service.list_invoices(actor, client_id, direction=direction, per_page=100)
+    html = render_template(
+        "invoices.html",
+        client=client,
+        page=page,
+        direction=direction,
+        directions=_DIRECTIONS,
+        state=licensing.states_for([client]).get(client.id),
+        may_send=invoice_service.may_send(actor, client),
+        error=error,
+        notice=notice,
+    )
+    return (html, 422) if error else html
+
+
+def _upload() -> bytes:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationFailed.single("file", "choose a file")
+    data: bytes = upload.read()
+    return data
+
+
+def _invoice_action(actor: Actor, client_id: int, action: str) -> str:
+    if action == "send":
+        sent = invoice_service.submit(actor, client_id, _upload())
+        return f"Invoice {sent.number} is queued for KSeF; its KSeF number and UPO follow."
+    if action == "retry":
+        again = invoice_service.retry(actor, client_id, int(request.form.get("invoice_id", "0")))
+        return f"Invoice {again.number} is queued again."
+    if action == "sync":
+        invoice_service.start_cost_sync(actor, client_id)
+        return "Downloading new cost invoices from KSeF; reload in a moment."
+    if action == "import":
+        result = archive.import_client(actor, client_id, _upload())
+        return f"Imported {result.created} invoice(s); {result.skipped} were already here."
+    raise ValidationFailed.single("action", "unknown action")
+
+
+@bp.get("/clients/<int:client_id>/invoices/<int:invoice_id>/<any(xml, upo):kind>")
+def invoice_document(client_id: int, invoice_id: int, kind: str) -> Response:
+    data, name = invoice_service.document(current_actor(), client_id, invoice_id, kind)
+    return Response(
+        data,
+        mimetype="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/clients/<int:client_id>/invoices/archive.zip")
+def invoice_archive(client_id: int) -> Response:
+    data = archive.export_client(current_actor(), client_id)
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="invoices-{client_id}.zip"'},
+    )

@@ -1,5 +1,6 @@
 """An actor of bureau A can neither read nor change anything of bureau B, on any endpoint."""
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from integration.accounts.models import (
     UserAccount,
 )
 from integration.core.db import db
+from integration.ksef_sandbox import testkit
 from tests.conftest import World
 
 # A body that would be accepted, so that only tenancy can be the reason for refusal.
@@ -61,6 +63,17 @@ RAW_BODIES: dict[tuple[str, str], tuple[bytes, str, str]] = {
     ),
     ("credentials.upload_signed", "POST"): (b"<AuthTokenRequest/>", "application/xml", ""),
     ("credentials.upload_seal", "POST"): (b"not a seal", "application/x-pkcs12", "?format=pem"),
+    ("invoices.Invoices", "POST"): (
+        testkit.fa3_invoice(
+            seller_nip="5260250274",
+            buyer_nip="7740001454",
+            number="PLANTED/1",
+            issue_date=dt.date(2026, 1, 2),
+        ),
+        "application/xml",
+        "",
+    ),
+    ("invoices.Archive", "POST"): (b"PK\x05\x06" + bytes(18), "application/zip", ""),
 }
 ID_PARAMS = {"bureau_id", "client_id", "tenant_id", "user_id", "api_client_id"}
 

@@ -141,7 +141,9 @@ def test_bureau_export_zip_contains_every_client(
     http = _http(app, w.admin_email)
     _upload(http, w.client_ids[0], "products", PRODUCTS.encode())
     archive = zipfile.ZipFile(io.BytesIO(http.get(f"/api/v1/bureaus/{w.bureau_id}/export").data))
-    assert len(archive.namelist()) == 4
+    names = archive.namelist()
+    assert len(names) == 6  # two clients: counterparties, products and invoices each
+    assert sum(name.endswith("/invoices.zip") for name in names) == 2
     assert any(
         name.endswith("products.csv") and "Usługa" in archive.read(name).decode("utf-8-sig")
         for name in archive.namelist()

@@ -1,0 +1,169 @@
+"""Invoices of a client: send sales invoices, read both directions, UPOs, archives, sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from integration.api.auth import current_actor, require_json_for_session_writes
+from integration.api.schemas import PageArgs
+from integration.core.errors import ValidationFailed
+from integration.invoices import archive
+from integration.invoices import service as invoices
+from integration.invoices.documents import MAX_INVOICE_BYTES
+from integration.invoices.models import Direction, State
+from integration.licensing import service as licensing
+
+blp = Blueprint(
+    "invoices",
+    __name__,
+    url_prefix="/api/v1",
+    description="Sales invoices sent to KSeF, cost invoices downloaded from it, UPOs",
+)
+blp.before_request(require_json_for_session_writes)
+
+
+class InvoiceSchema(Schema):
+    id = fields.Integer()
+    client_id = fields.Integer()
+    direction = fields.String(metadata={"description": "sales or cost"})
+    state = fields.String(
+        metadata={"description": "queued, sending, processing, accepted, rejected or failed"}
+    )
+    source = fields.String(metadata={"description": "sent, synced or imported"})
+    number = fields.String(metadata={"description": "the invoice's own number (P_2)"})
+    invoice_type = fields.String()
+    issue_date = fields.Date()
+    seller_nip = fields.String()
+    seller_name = fields.String()
+    buyer_identifier = fields.String(allow_none=True)
+    buyer_name = fields.String()
+    currency = fields.String()
+    gross_amount = fields.Decimal(as_string=True)
+    sha256 = fields.String()
+    size = fields.Integer()
+    ksef_number = fields.String(allow_none=True)
+    acquired_at = fields.DateTime(allow_none=True)
+    has_upo = fields.Function(lambda i: i.upo is not None)
+    error_code = fields.Integer(allow_none=True)
+    error_description = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class InvoiceListArgs(PageArgs):
+    direction = fields.String(validate=validate.OneOf([d.value for d in Direction]))
+    state = fields.String(validate=validate.OneOf([s.value for s in State]))
+
+
+class InvoicePageSchema(Schema):
+    items = fields.List(fields.Nested(InvoiceSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    licence = fields.Dict(
+        allow_none=True, metadata={"description": "the client's licence state and days left"}
+    )
+
+
+class ArchiveImportSchema(Schema):
+    created = fields.Integer()
+    skipped = fields.Integer(metadata={"description": "already present with the same content"})
+
+
+class SyncStateSchema(Schema):
+    queued = fields.Boolean()
+
+
+def _body(limit: int, what: str) -> bytes:
+    if not request.content_length:
+        raise ValidationFailed.single("file", f"send the {what} as the request body")
+    request.max_content_length = limit
+    if request.content_length > limit:
+        raise ValidationFailed.single("file", f"the {what} exceeds {limit} bytes")
+    return request.get_data()
+
+
+def _file(data: bytes, name: str, mimetype: str) -> Response:
+    return Response(
+        data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@blp.route("/clients/<int:client_id>/invoices")
+class Invoices(MethodView):
+    @blp.arguments(InvoiceListArgs, location="query")
+    @blp.response(200, InvoicePageSchema)
+    def get(self, args: dict[str, Any], client_id: int) -> dict[str, Any]:
+        """Invoices of the client, newest issue date first, with the client's licence state."""
+        page = invoices.list_invoices(current_actor(), client_id, **args)
+        return {
+            "items": page.items,
+            "total": page.total,
+            "page": page.page,
+            "per_page": page.per_page,
+            "licence": (
+                state.as_dict()
+                if (state := licensing.states_for([page.client]).get(client_id))
+                else None
+            ),
+        }
+
+    @blp.response(202, InvoiceSchema)
+    def post(self, client_id: int) -> Any:
+        """Queue a sales invoice (FA(3) XML as the body) for KSeF; poll it for the outcome."""
+        return invoices.submit(current_actor(), client_id, _body(MAX_INVOICE_BYTES, "invoice"))
+
+
+@blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>")
+@blp.response(200, InvoiceSchema)
+def get_invoice(client_id: int, invoice_id: int) -> Any:
+    return invoices.get_invoice(current_actor(), client_id, invoice_id)
+
+
+@blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/xml")
+@blp.response(200, description="the invoice as sent or received")
+def invoice_xml(client_id: int, invoice_id: int) -> Response:
+    data, name = invoices.document(current_actor(), client_id, invoice_id, "xml")
+    return _file(data, name, "application/xml")
+
+
+@blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/upo")
+@blp.response(200, description="the UPO (official receipt) of a sent invoice")
+def invoice_upo(client_id: int, invoice_id: int) -> Response:
+    data, name = invoices.document(current_actor(), client_id, invoice_id, "upo")
+    return _file(data, name, "application/xml")
+
+
+@blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/retry", methods=["POST"])
+@blp.response(202, InvoiceSchema)
+def retry_invoice(client_id: int, invoice_id: int) -> Any:
+    """Queue a failed invoice again."""
+    return invoices.retry(current_actor(), client_id, invoice_id)
+
+
+@blp.route("/clients/<int:client_id>/invoices/sync", methods=["POST"])
+@blp.response(202, SyncStateSchema)
+def sync_costs(client_id: int) -> dict[str, bool]:
+    """Download new cost invoices from KSeF now (also runs periodically)."""
+    invoices.start_cost_sync(current_actor(), client_id)
+    return {"queued": True}
+
+
+@blp.route("/clients/<int:client_id>/invoices/archive")
+class Archive(MethodView):
+    @blp.response(200, description="a ZIP of the client's KSeF invoices with their UPOs")
+    def get(self, client_id: int) -> Response:
+        data = archive.export_client(current_actor(), client_id)
+        return _file(data, f"invoices-{client_id}.zip", "application/zip")
+
+    @blp.response(200, ArchiveImportSchema)
+    def post(self, client_id: int) -> dict[str, int]:
+        """Import an archive (the body); it is checked whole before anything is written."""
+        data = _body(archive.MAX_ARCHIVE_BYTES, "archive")
+        result = archive.import_client(current_actor(), client_id, data)
+        return {"created": result.created, "skipped": result.skipped}

@@ -1,0 +1,1 @@
+"""Sales and cost invoices of client companies, their UPOs, sending and sync."""

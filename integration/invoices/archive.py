@@ -1,0 +1,329 @@
+"""Moving invoices: a client's KSeF invoices with their UPOs as one ZIP, and back.
+
+The archive holds ``manifest.json`` (format, the client's NIP, one entry per invoice) and the
+documents themselves, ``sales/<KSeF number>.xml``, ``cost/<KSeF number>.xml`` and
+``upo/<KSeF number>.xml``. An import reads everything first: each invoice must match its
+manifest hash, be a valid FA(3) document of this client (seller of a sales invoice, buyer of a
+cost invoice), carry a well-formed KSeF number of its seller, and its UPO must acknowledge that
+number and hash. Every problem is reported with its entry; only a clean archive is written, in
+one transaction. Invoices already present with the same content are skipped, so an import can
+be repeated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from integration.accounts import guards
+from integration.accounts.actor import Actor
+from integration.accounts.models import ClientCompany
+from integration.core.clock import now
+from integration.core.db import transaction
+from integration.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from integration.invoices.documents import (
+    KSEF_NUMBER,
+    InvoiceSummary,
+    check_upo_covers,
+    read_invoice,
+    sha256_b64,
+)
+from integration.invoices.models import Direction, Invoice, Source, State
+from integration.invoices.service import client_for_reading, invoice_from
+from integration.licensing.service import record_export
+from integration.masterdata.service import client_files
+from integration.xml.parsing import XmlRejected
+
+FORMAT, VERSION = "delegat-invoices", 1
+MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
+MAX_ENTRIES = 100_000
+MAX_MEMBER_BYTES = 1024 * 1024
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+MAX_REPORTED = 500
+
+
+class ArchiveRejected(ValidationFailed):
+    slug, title = "archive-rejected", "The archive has errors; nothing was imported"
+
+
+# ---------------------------------------------------------------------------- export
+def _entry(invoice: Invoice) -> dict[str, Any]:
+    number = invoice.ksef_number
+    return {
+        "file": f"{invoice.direction.value}/{number}.xml",
+        "upo": f"upo/{number}.xml" if invoice.upo is not None else None,
+        "direction": invoice.direction.value,
+        "ksef_number": number,
+        "number": invoice.number,
+        "invoice_type": invoice.invoice_type,
+        "issue_date": invoice.issue_date.isoformat(),
+        "seller_nip": invoice.seller_nip,
+        "buyer_identifier": invoice.buyer_identifier,
+        "gross_amount": f"{invoice.gross_amount:.2f}",
+        "currency": invoice.currency,
+        "sha256": invoice.sha256,
+        "acquired_at": invoice.acquired_at.isoformat() if invoice.acquired_at else None,
+    }
+
+
+def _archive(s: Session, client: ClientCompany) -> bytes:
+    buffer = io.BytesIO()
+    entries = []
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        rows = s.scalars(
+            select(Invoice)
+            .where(Invoice.client_id == client.id, Invoice.ksef_number.is_not(None))
+            .order_by(Invoice.direction, Invoice.issue_date, Invoice.id)
+            .execution_options(yield_per=200)
+        )
+        for invoice in rows:
+            entry = _entry(invoice)
+            zf.writestr(entry["file"], invoice.xml)
+            if invoice.upo is not None:
+                zf.writestr(entry["upo"], invoice.upo)
+            entries.append(entry)
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "client": {"nip": client.nip, "name": client.name},
+            "exported_at": now().isoformat(),
+            "invoices": entries,
+        }
+        zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+    return buffer.getvalue()
+
+
+def export_client(actor: Actor, client_id: int) -> bytes:
+    """A client's invoices that KSeF numbered, with UPOs; read-only clients export too."""
+    with transaction() as s:
+        client = client_for_reading(s, actor, client_id)
+        return _archive(s, client)
+
+
+def export_bureau(actor: Actor, bureau_id: int) -> bytes:
+    """Everything of every client of a bureau: master data as CSV, invoices as archives."""
+    if not actor.administers_bureau(bureau_id):
+        raise (
+            NotFound("no such bureau")
+            if not actor.sees_bureau(bureau_id)
+            else Forbidden("only a bureau admin exports the bureau")
+        )
+    buffer = io.BytesIO()
+    with transaction() as s, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        clients = s.scalars(
+            select(ClientCompany)
+            .where(ClientCompany.bureau_id == bureau_id)
+            .order_by(ClientCompany.id)
+        ).all()
+        for client in clients:
+            for name, data in client_files(s, client.id).items():
+                zf.writestr(f"{client.nip}/{name}", data)
+            zf.writestr(f"{client.nip}/invoices.zip", _archive(s, client))
+        record_export(s, bureau_id)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------- import
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class _Checked:
+    entry: dict[str, Any]
+    direction: Direction
+    xml: bytes
+    upo: bytes | None
+    summary: InvoiceSummary
+
+
+def _open(data: bytes) -> zipfile.ZipFile:
+    if len(data) > MAX_ARCHIVE_BYTES:
+        raise ArchiveRejected.single("file", f"the archive exceeds {MAX_ARCHIVE_BYTES} bytes")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ArchiveRejected.single("file", "not a ZIP archive") from None
+    if len(zf.infolist()) > MAX_ENTRIES:
+        raise ArchiveRejected.single("file", f"more than {MAX_ENTRIES} files in the archive")
+    return zf
+
+
+def _member(zf: zipfile.ZipFile, name: object, limit: int) -> bytes:
+    """A member's bytes; ValueError with a reason a person can act on."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("the manifest names no file")
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise ValueError(f"{name} is missing from the archive") from None
+    if info.file_size > limit:
+        raise ValueError(f"{name} exceeds {limit} bytes")
+    try:
+        with zf.open(info) as handle:
+            data = handle.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+        raise ValueError(f"{name} cannot be unpacked ({exc})") from None
+    if len(data) > limit:  # a header that lied about the size
+        raise ValueError(f"{name} exceeds {limit} bytes")
+    return data
+
+
+def _manifest(zf: zipfile.ZipFile, client: ClientCompany) -> list[Any]:
+    try:
+        raw = _member(zf, "manifest.json", MAX_MANIFEST_BYTES)
+        manifest = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
+        raise ArchiveRejected.single("manifest.json", f"cannot be read: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArchiveRejected.single("manifest.json", f"not a {FORMAT} manifest")
+    if manifest.get("version") != VERSION:
+        raise ArchiveRejected.single(
+            "manifest.json", f"version {manifest.get('version')!r} is not supported"
+        )
+    owner = (
+        (manifest.get("client") or {}).get("nip")
+        if isinstance(manifest.get("client"), dict)
+        else None
+    )
+    if owner != client.nip:
+        raise ArchiveRejected.single(
+            "manifest.json",
+            f"the archive belongs to NIP {owner}, not to this client's NIP {client.nip}",
+        )
+    entries = manifest.get("invoices")
+    if not isinstance(entries, list):
+        raise ArchiveRejected.single("manifest.json", "invoices must be a list")
+    return entries
+
+
+def _check_entry(
+    zf: zipfile.ZipFile, entry: Any, client_nip: str
+) -> tuple[_Checked | None, list[str]]:
+    if not isinstance(entry, dict):
+        return None, ["not an object"]
+    problems: list[str] = []
+    try:
+        direction = Direction(str(entry.get("direction")))
+    except ValueError:
+        return None, ["direction must be sales or cost"]
+    number = entry.get("ksef_number")
+    if not isinstance(number, str) or not KSEF_NUMBER.match(number):
+        return None, [f"{number!r} is not a KSeF number"]
+    try:
+        xml = _member(zf, entry.get("file"), MAX_MEMBER_BYTES)
+        upo = _member(zf, entry["upo"], MAX_MEMBER_BYTES) if entry.get("upo") is not None else None
+    except ValueError as exc:
+        return None, [str(exc)]
+    digest = sha256_b64(xml)
+    if digest != entry.get("sha256"):
+        problems.append("the file's SHA-256 is not the one in the manifest")
+    try:
+        summary = read_invoice(xml, field="file")
+    except XmlRejected as exc:
+        return None, [*problems, *(e.message for e in exc.errors[:5])]
+    if direction == Direction.SALES and summary.seller_nip != client_nip:
+        problems.append(f"a sales invoice whose seller is {summary.seller_nip}, not this client")
+    if direction == Direction.COST and summary.buyer_identifier != client_nip:
+        problems.append(
+            f"a cost invoice whose buyer is {summary.buyer_identifier}, not this client"
+        )
+    if not number.startswith(summary.seller_nip):
+        problems.append(f"KSeF number {number} is not one of the seller {summary.seller_nip}")
+    if upo is not None:
+        problems += [e.message for e in check_upo_covers(upo, ksef_number=number, sha256=digest)]
+    return _Checked(entry, direction, xml, upo, summary), problems
+
+
+def _acquired(entry: dict[str, Any]) -> dt.datetime | None:
+    value = entry.get("acquired_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def import_client(actor: Actor, client_id: int, data: bytes) -> ImportResult:
+    """Check the whole archive, then write it in one transaction, or nothing."""
+    with transaction() as s:
+        client = client_for_reading(s, actor, client_id)
+        actor.require_scope("invoices:write")
+        if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
+            raise Forbidden("only the bureau or the client's admin imports invoices")
+        guards.check_client_writable(s, client)
+        nip = client.nip
+        existing = dict(
+            s.execute(
+                select(Invoice.ksef_number, Invoice.sha256).where(
+                    Invoice.client_id == client_id, Invoice.ksef_number.is_not(None)
+                )
+            ).all()
+        )
+    zf = _open(data)
+    entries = _manifest(zf, client)
+    errors: list[FieldError] = []
+    checked: list[_Checked] = []
+    seen: dict[str, int] = {}
+    skipped = 0
+    for index, raw in enumerate(entries, start=1):
+        where = f"invoices[{index}]" + (
+            f" {raw.get('file')}" if isinstance(raw, dict) and raw.get("file") else ""
+        )
+        item, problems = _check_entry(zf, raw, nip)
+        if item is not None:
+            number = item.entry["ksef_number"]
+            if number in seen:
+                problems.append(f"{number} is listed twice (also entry {seen[number]})")
+            seen.setdefault(number, index)
+            if number in existing:
+                if existing[number] != item.summary.sha256:
+                    problems.append(f"{number} is already here with different content")
+                elif not problems:
+                    skipped += 1
+                    continue
+        errors.extend(FieldError(where, p) for p in problems)
+        if item is not None and not problems:
+            checked.append(item)
+    if errors:
+        raise ArchiveRejected(
+            errors[:MAX_REPORTED], detail=f"{len(errors)} problem(s); nothing was imported"
+        )
+    try:
+        _write(actor, client_id, checked)
+    except IntegrityError:
+        raise Conflict("another import added some of these invoices meanwhile; retry") from None
+    return ImportResult(created=len(checked), skipped=skipped)
+
+
+def _write(actor: Actor, client_id: int, checked: list[_Checked]) -> None:
+    with transaction() as s:
+        client = client_for_reading(s, actor, client_id)
+        guards.check_client_writable(s, client)
+        for item in checked:
+            s.add(
+                invoice_from(
+                    item.summary,
+                    item.xml,
+                    client_id=client_id,
+                    direction=item.direction,
+                    state=State.ACCEPTED,
+                    source=Source.IMPORTED,
+                    ksef_number=item.entry["ksef_number"],
+                    acquired_at=_acquired(item.entry),
+                    upo=item.upo,
+                    created_by_user_id=actor.user_id,
+                )
+            )

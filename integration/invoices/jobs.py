@@ -1,0 +1,27 @@
+"""Jobs of invoices: ids in, a service call, a short result out."""
+
+from __future__ import annotations
+
+from integration.invoices import sending, sync
+
+
+def send_queued(client_id: int, attempt: int = 0) -> str:
+    return sending.send_queued(client_id, attempt)
+
+
+def check_sent(client_id: int, attempt: int = 0) -> str:
+    return sending.check_sent(client_id, attempt)
+
+
+def reconcile_invoices() -> dict[str, int]:
+    """Periodic: re-enqueue invoice work whose job was lost."""
+    return sending.reconcile()
+
+
+def sync_costs(client_id: int, attempt: int = 0) -> str:
+    return sync.sync_costs(client_id, attempt)
+
+
+def sync_all_costs() -> int:
+    """Periodic: start the cost-invoice download of every client with KSeF credentials."""
+    return sync.enqueue_all()

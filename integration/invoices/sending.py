@@ -1,0 +1,369 @@
+"""Sending queued sales invoices through KSeF online sessions and collecting the outcome.
+
+State machine (every step a conditional UPDATE, so two workers never both win):
+``queued → sending`` (claimed by a job) ``→ processing`` (KSeF gave an invoice reference)
+``→ accepted`` (KSeF number and UPO stored) or ``rejected`` (KSeF's code and reason).
+
+A crash between sending and recording leaves a row in ``sending``; the reconciler queues it
+again, and KSeF answers the second copy with 440 "duplicate" naming the original KSeF number,
+which is recorded as the acceptance it is. Jobs never sleep: a full rate budget, a 429 or an
+unavailable KSeF puts the work back and re-enqueues it for later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import CursorResult, Update, func, select, update
+from sqlalchemy.orm import Session
+
+from integration.accounts.models import ClientCompany
+from integration.core.clock import now
+from integration.core.db import transaction
+from integration.core.errors import Conflict
+from integration.credentials.connection import budget_for
+from integration.credentials.service import KsefRefused, access_token_for
+from integration.invoices.models import Direction, Invoice, State
+from integration.jobs import enqueue_after_commit, job_id
+from integration.ksef.budget import RateBudget, group_of
+from integration.ksef.client import InvoiceStatus
+from integration.ksef.crypto import SessionKey, b64, rsa_oaep_encrypt, sha256_b64
+from integration.ksef.errors import KsefError, KsefRateLimited, KsefUnavailable
+from integration.ksef.runtime import current_client
+
+log = logging.getLogger(__name__)
+MAX_PER_SESSION = 100
+MAX_BACKOFF = 300
+STUCK_AFTER = timedelta(minutes=10)
+ACCEPTED, DUPLICATE = 200, 440
+
+
+class _Later(Exception):
+    """Stop here and continue in a later job after ``delay`` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay)
+        self.delay = delay
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(2 ** min(attempt, 10), MAX_BACKOFF))
+
+
+def _changed(s: Session, statement: Update) -> int:
+    """Rows an UPDATE changed: the claim that makes a transition happen once."""
+    result = s.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+def _context(client_id: int) -> str | None:
+    with transaction() as s:
+        client = s.get(ClientCompany, client_id)
+        return client.nip if client is not None else None
+
+
+# ---------------------------------------------------------------------------- sending
+def _claim(client_id: int) -> list[int]:
+    stamp = now()
+    with transaction() as s:
+        ids = s.scalars(
+            select(Invoice.id)
+            .where(
+                Invoice.client_id == client_id,
+                Invoice.direction == Direction.SALES,
+                Invoice.state == State.QUEUED,
+            )
+            .order_by(Invoice.id)
+            .limit(MAX_PER_SESSION)
+        ).all()
+        won = []
+        for invoice_id in ids:
+            claimed = _changed(
+                s,
+                update(Invoice)
+                .where(Invoice.id == invoice_id, Invoice.state == State.QUEUED)
+                .values(state=State.SENDING, attempts=Invoice.attempts + 1, updated_at=stamp),
+            )
+            if claimed:
+                won.append(invoice_id)
+    return won
+
+
+def _set_state(ids: Sequence[int], from_state: State, to_state: State, **values: object) -> None:
+    if not ids:
+        return
+    with transaction() as s:
+        s.execute(
+            update(Invoice)
+            .where(Invoice.id.in_(ids), Invoice.state == from_state)
+            .values(state=to_state, updated_at=now(), **values)
+        )
+
+
+def _reschedule_sending(client_id: int, first_id: int, attempt: int, delay: float) -> None:
+    with transaction() as s:
+        enqueue_after_commit(
+            s,
+            "integration.invoices.jobs.send_queued",
+            job_id=job_id("invoice-send", client_id, first_id, f"r{attempt + 1}"),
+            queue="ksef",
+            delay=timedelta(seconds=max(delay, 1.0)),
+            client_id=client_id,
+            attempt=attempt + 1,
+        )
+
+
+def _schedule_check(client_id: int, session_reference: str, attempt: int, delay: float) -> None:
+    with transaction() as s:
+        enqueue_after_commit(
+            s,
+            "integration.invoices.jobs.check_sent",
+            job_id=job_id("invoice-check", client_id, session_reference, attempt),
+            queue="ksef",
+            delay=timedelta(seconds=max(delay, 1.0)),
+            client_id=client_id,
+            attempt=attempt,
+        )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What one job works with: the client's context, its token and rate budget."""
+
+    client_id: int
+    attempt: int
+    context: str
+    access: str
+    budget: RateBudget
+
+    def take(self, method: str, path: str) -> None:
+        wait = self.budget.take(self.context, group_of(method, path))
+        if wait:
+            raise _Later(wait)
+
+    def later(self, exc: Exception, group: str) -> float:
+        """Seconds to wait after ``exc`` (a full budget, a 429, an unavailable KSeF)."""
+        if isinstance(exc, _Later) and exc.delay:
+            return exc.delay
+        if isinstance(exc, KsefRateLimited):
+            log.warning("KSeF answered 429 for %s; waiting %s s", self.context, exc.retry_after)
+            self.budget.penalise(self.context, group, exc.retry_after)
+            return float(exc.retry_after)
+        return _backoff(self.attempt)
+
+
+def _start(client_id: int, attempt: int) -> _Run | str:
+    """The run of a job, or why there is none: ``gone`` or the credentials' error text."""
+    context = _context(client_id)
+    if context is None:
+        return "gone"
+    access = access_token_for(client_id)
+    return _Run(client_id, attempt, context, access, budget_for(context, access))
+
+
+def send_queued(client_id: int, attempt: int = 0) -> str:
+    """Send every queued sales invoice of the client in one online session."""
+    claimed = _claim(client_id)
+    if not claimed:
+        return "idle"
+    try:
+        run = _start(client_id, attempt)
+    except (Conflict, KsefRefused) as exc:
+        _set_state(claimed, State.SENDING, State.FAILED, error_description=str(exc)[:2000])
+        return "failed"
+    except KsefError:
+        run = "unavailable"
+    if isinstance(run, str):
+        _set_state(claimed, State.SENDING, State.QUEUED)
+        if run != "gone":
+            _reschedule_sending(client_id, claimed[0], attempt, _backoff(attempt))
+        return run
+    ksef = current_client()
+    key = SessionKey.generate()
+    try:
+        run.take("POST", "/sessions/online")
+        public = ksef.public_key("SymmetricKeyEncryption")
+        session_reference = ksef.open_online_session(
+            access_token=run.access,
+            encrypted_key=b64(rsa_oaep_encrypt(public.certificate, key.key)),
+            iv=b64(key.iv),
+        )
+    except (_Later, KsefRateLimited, KsefUnavailable) as exc:
+        _set_state(claimed, State.SENDING, State.QUEUED)
+        _reschedule_sending(client_id, claimed[0], attempt, run.later(exc, "onlineSession"))
+        return "rescheduled"
+    except KsefError as exc:  # refused outright: rights, form code, a closed context
+        _set_state(
+            claimed,
+            State.SENDING,
+            State.FAILED,
+            error_code=exc.code,
+            error_description=f"KSeF refused the session: {exc}"[:2000],
+        )
+        return "failed"
+    _set_state(claimed, State.SENDING, State.SENDING, session_reference=session_reference)
+    outcome = _send_each(run, claimed, key, session_reference)
+    try:
+        ksef.close_online_session(session_reference, access_token=run.access)
+    except KsefError as exc:  # KSeF closes idle sessions itself; nothing is lost
+        log.info("closing session %s failed: %s", session_reference, exc)
+    _schedule_check(client_id, session_reference, 0, 1.0)
+    return outcome
+
+
+def _send_each(run: _Run, claimed: list[int], key: SessionKey, session_reference: str) -> str:
+    ksef = current_client()
+    path = f"/sessions/online/{session_reference}/invoices"
+    for position, invoice_id in enumerate(claimed):
+        with transaction() as s:
+            xml, digest = s.execute(
+                select(Invoice.xml, Invoice.sha256).where(Invoice.id == invoice_id)
+            ).one()
+        try:
+            run.take("POST", path)
+            encrypted = key.encrypt(xml)
+            reference = ksef.send_invoice(
+                session_reference,
+                access_token=run.access,
+                invoice_hash=digest,
+                invoice_size=len(xml),
+                encrypted=encrypted,
+                encrypted_hash=sha256_b64(encrypted),
+            )
+        except (_Later, KsefRateLimited, KsefUnavailable) as exc:
+            # Not known to have arrived: queued again. Had it arrived, KSeF answers the
+            # next copy with 440 and the original KSeF number.
+            rest = claimed[position:]
+            _set_state(rest, State.SENDING, State.QUEUED, session_reference=None)
+            delay = run.later(exc, "invoiceSend")
+            _reschedule_sending(run.client_id, rest[0], run.attempt, delay)
+            return "partly-sent"
+        except KsefError as exc:
+            _set_state(
+                [invoice_id],
+                State.SENDING,
+                State.REJECTED,
+                error_code=exc.code,
+                error_description=str(exc)[:2000],
+            )
+            continue
+        _set_state([invoice_id], State.SENDING, State.PROCESSING, ksef_reference=reference)
+    return "sent"
+
+
+# ---------------------------------------------------------------------------- outcome
+def check_sent(client_id: int, attempt: int = 0) -> str:
+    """Ask KSeF about the client's invoices in processing; store KSeF numbers and UPOs."""
+    with transaction() as s:
+        rows = s.execute(
+            select(Invoice.id, Invoice.session_reference, Invoice.ksef_reference).where(
+                Invoice.client_id == client_id, Invoice.state == State.PROCESSING
+            )
+        ).all()
+    if not rows:
+        return "idle"
+    marker = rows[0][1] or "none"
+    try:
+        run = _start(client_id, attempt)
+    except (Conflict, KsefError):
+        run = "unavailable"
+    if isinstance(run, str):
+        if run != "gone":
+            _schedule_check(client_id, marker, attempt + 1, _backoff(attempt + 3))
+        return run
+    waiting = False
+    for invoice_id, session_reference, reference in rows:
+        if session_reference is None or reference is None:  # not possible in processing
+            continue
+        try:
+            run.take("GET", f"/sessions/{session_reference}/invoices/{reference}")
+            status = current_client().invoice_status(
+                session_reference, reference, access_token=run.access
+            )
+            if status.pending:
+                waiting = True
+                continue
+            _settle(run, invoice_id, status, session_reference)
+        except (_Later, KsefRateLimited, KsefUnavailable) as exc:
+            delay = run.later(exc, "invoiceStatus")
+            _schedule_check(client_id, marker, attempt + 1, delay)
+            return "rescheduled"
+    if waiting:
+        _schedule_check(client_id, marker, attempt + 1, _backoff(attempt))
+        return "waiting"
+    return "done"
+
+
+def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference: str) -> None:
+    if status.code == ACCEPTED and status.ksef_number:
+        number, upo_session, note = status.ksef_number, session_reference, ""
+    elif status.code == DUPLICATE and status.extensions.get("originalKsefNumber"):
+        number = status.extensions["originalKsefNumber"]
+        upo_session = status.extensions.get("originalSessionReferenceNumber") or session_reference
+        note = "KSeF already held this invoice; its original KSeF number and UPO are recorded"
+    else:
+        details = "; ".join(status.details)
+        _set_state(
+            [invoice_id],
+            State.PROCESSING,
+            State.REJECTED,
+            error_code=status.code,
+            error_description=f"{status.description}{': ' + details if details else ''}"[:2000],
+        )
+        return
+    run.take("GET", f"/sessions/{upo_session}/invoices/ksef/{number}/upo")
+    upo = current_client().invoice_upo(upo_session, number, access_token=run.access)
+    _set_state(
+        [invoice_id],
+        State.PROCESSING,
+        State.ACCEPTED,
+        ksef_number=number,
+        acquired_at=status.acquired_at,
+        upo=upo,
+        error_code=None,
+        error_description=note,
+    )
+
+
+# ---------------------------------------------------------------------------- reconciler
+def reconcile() -> dict[str, int]:
+    """Re-enqueue work whose job was lost: queued rows, rows stuck in sending, processing."""
+    stamp = now()
+    stale = stamp - STUCK_AFTER
+    counts = {"send": 0, "check": 0, "requeued": 0}
+    with transaction() as s:
+        counts["requeued"] = _changed(
+            s,
+            update(Invoice)
+            .where(Invoice.state == State.SENDING, Invoice.updated_at < stale)
+            .values(state=State.QUEUED, session_reference=None, updated_at=stamp),
+        )
+        for client_id, first in s.execute(
+            select(Invoice.client_id, func.min(Invoice.id))
+            .where(Invoice.state == State.QUEUED)
+            .group_by(Invoice.client_id)
+        ):
+            enqueue_after_commit(
+                s,
+                "integration.invoices.jobs.send_queued",
+                job_id=job_id("invoice-send", client_id, first),
+                queue="ksef",
+                client_id=client_id,
+            )
+            counts["send"] += 1
+        for (client_id,) in s.execute(
+            select(Invoice.client_id).where(Invoice.state == State.PROCESSING).distinct()
+        ):
+            enqueue_after_commit(
+                s,
+                "integration.invoices.jobs.check_sent",
+                job_id=job_id("invoice-check", client_id, "reconcile", 0),
+                queue="ksef",
+                client_id=client_id,
+            )
+            counts["check"] += 1
+    return counts

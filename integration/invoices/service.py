@@ -1,0 +1,215 @@
+"""Invoices as people see them: submit a sales invoice, list, read, download, retry.
+
+Sending itself happens in jobs (:mod:`integration.invoices.sending`); a submission records the
+intent in the database and enqueues the work after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from integration.accounts import guards
+from integration.accounts.actor import Actor
+from integration.accounts.models import ClientCompany, Role
+from integration.accounts.service import load_client
+from integration.core.clock import now
+from integration.core.db import transaction
+from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.invoices import sync
+from integration.invoices.documents import InvoiceSummary, read_invoice
+from integration.invoices.models import Direction, Invoice, Source, State
+from integration.jobs import enqueue_after_commit, job_id
+
+MAX_PAGE = 200
+_OPEN_STATES = (State.QUEUED, State.SENDING, State.PROCESSING, State.ACCEPTED)
+
+
+class DuplicateInvoice(Conflict):
+    slug, title = "duplicate-invoice", "This invoice number was already sent for the seller"
+
+
+def may_send(actor: Actor, client: ClientCompany) -> bool:
+    """The bureau's people send for every client; the client's own people when allowed."""
+    if actor.works_for_bureau(client.bureau_id):
+        return True
+    return client.client_may_send and actor.client_roles.get(client.id) in (
+        Role.CLIENT_ADMIN,
+        Role.CLIENT_USER,
+    )
+
+
+def client_for_sending(s: Session, actor: Actor, client_id: int) -> ClientCompany:
+    client = load_client(s, actor, client_id)  # another tenant's client is 404 first
+    actor.require_scope("invoices:write")
+    if not may_send(actor, client):
+        raise Forbidden("the bureau has not allowed this client to send invoices itself")
+    guards.check_client_writable(s, client)
+    return client
+
+
+def client_for_reading(s: Session, actor: Actor, client_id: int) -> ClientCompany:
+    client = load_client(s, actor, client_id)
+    actor.require_scope("invoices:read")
+    return client
+
+
+def enqueue_sending(s: Session, client_id: int, first_invoice_id: int) -> None:
+    enqueue_after_commit(
+        s,
+        "integration.invoices.jobs.send_queued",
+        job_id=job_id("invoice-send", client_id, first_invoice_id),
+        queue="ksef",
+        client_id=client_id,
+    )
+
+
+def invoice_from(summary: InvoiceSummary, xml: bytes, **values: Any) -> Invoice:
+    """A new invoice row carrying what ``summary`` read from ``xml``."""
+    stamp = now()
+    return Invoice(
+        number=summary.number,
+        invoice_type=summary.invoice_type,
+        issue_date=summary.issue_date,
+        seller_nip=summary.seller_nip,
+        seller_name=summary.seller_name,
+        buyer_identifier=summary.buyer_identifier,
+        buyer_name=summary.buyer_name,
+        currency=summary.currency,
+        gross_amount=summary.gross_amount,
+        xml=xml,
+        sha256=summary.sha256,
+        size=summary.size,
+        created_at=stamp,
+        updated_at=stamp,
+        **values,
+    )
+
+
+def submit(actor: Actor, client_id: int, xml: bytes) -> Invoice:
+    """Check a sales invoice (FA(3)) and queue it for KSeF."""
+    with transaction() as s:  # who may send, before anything about the document is told
+        client_for_sending(s, actor, client_id)
+    summary = read_invoice(xml)
+    with transaction() as s:
+        client = client_for_sending(s, actor, client_id)
+        if summary.seller_nip != client.nip:
+            raise ValidationFailed.single(
+                "xml",
+                f"the seller's NIP (Podmiot1) is {summary.seller_nip}, "
+                f"not the client's NIP {client.nip}",
+            )
+        earlier = s.scalar(
+            select(Invoice).where(
+                Invoice.client_id == client.id,
+                Invoice.direction == Direction.SALES,
+                Invoice.number == summary.number,
+                Invoice.invoice_type == summary.invoice_type,
+                Invoice.state.in_(_OPEN_STATES),
+            )
+        )
+        if earlier is not None:
+            raise DuplicateInvoice(
+                f"invoice {summary.number} is already {earlier.state.value} "
+                f"(id {earlier.id}); KSeF accepts a number once per seller",
+                invoice_id=earlier.id,
+            )
+        invoice = invoice_from(
+            summary,
+            xml,
+            client_id=client.id,
+            direction=Direction.SALES,
+            state=State.QUEUED,
+            source=Source.SENT,
+            created_by_user_id=actor.user_id,
+        )
+        s.add(invoice)
+        s.flush()
+        enqueue_sending(s, client.id, invoice.id)
+    return invoice
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    client: ClientCompany
+    items: Sequence[Invoice]
+    total: int
+    page: int
+    per_page: int
+
+
+def list_invoices(
+    actor: Actor,
+    client_id: int,
+    *,
+    direction: str | None = None,
+    state: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> InvoicePage:
+    per_page = max(1, min(per_page, MAX_PAGE))
+    page = max(page, 1)
+    with transaction() as s:
+        client = client_for_reading(s, actor, client_id)
+        stmt = select(Invoice).where(Invoice.client_id == client_id)
+        if direction is not None:
+            stmt = stmt.where(Invoice.direction == Direction(direction))
+        if state is not None:
+            stmt = stmt.where(Invoice.state == State(state))
+        total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        items = s.scalars(
+            stmt.order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
+    return InvoicePage(client, items, total, page, per_page)
+
+
+def _load(s: Session, client_id: int, invoice_id: int) -> Invoice:
+    invoice = s.get(Invoice, invoice_id)
+    if invoice is None or invoice.client_id != client_id:
+        raise NotFound("no such invoice")
+    return invoice
+
+
+def get_invoice(actor: Actor, client_id: int, invoice_id: int) -> Invoice:
+    with transaction() as s:
+        client_for_reading(s, actor, client_id)
+        return _load(s, client_id, invoice_id)
+
+
+def document(actor: Actor, client_id: int, invoice_id: int, kind: str) -> tuple[bytes, str]:
+    """The invoice XML or its UPO, with a file name."""
+    with transaction() as s:
+        client_for_reading(s, actor, client_id)
+        invoice = _load(s, client_id, invoice_id)
+        name = invoice.ksef_number or f"invoice-{invoice.id}"
+        if kind == "xml":
+            return invoice.xml, f"{name}.xml"
+        if invoice.upo is None:
+            raise NotFound("this invoice has no UPO (yet)")
+        return invoice.upo, f"UPO-{name}.xml"
+
+
+def retry(actor: Actor, client_id: int, invoice_id: int) -> Invoice:
+    """Queue a failed invoice again (after its credentials were fixed, say)."""
+    with transaction() as s:
+        client_for_sending(s, actor, client_id)
+        invoice = _load(s, client_id, invoice_id)
+        if invoice.state != State.FAILED:
+            raise Conflict(f"only a failed invoice can be sent again; this one is {invoice.state}")
+        invoice.state, invoice.updated_at = State.QUEUED, now()
+        invoice.error_code, invoice.error_description = None, ""
+        enqueue_sending(s, client_id, invoice.id)
+    return invoice
+
+
+def start_cost_sync(actor: Actor, client_id: int) -> None:
+    """Download new cost invoices now; reading one's own invoices works when read-only too."""
+    with transaction() as s:
+        client_for_reading(s, actor, client_id)
+    sync.request_sync(client_id)

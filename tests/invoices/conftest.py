@@ -1,0 +1,107 @@
+"""Invoices against the in-process sandbox: credentials, a settling loop, invoice files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from rq.registry import ScheduledJobRegistry
+
+from integration.accounts.models import ClientCompany
+from integration.core.db import db
+from integration.jobs import QUEUES
+from integration.jobs.runtime import current_runtime
+from integration.ksef_sandbox import testkit
+from integration.ksef_sandbox.cli import make_token
+from integration.ksef_sandbox.processing import Processor
+from integration.ksef_sandbox.state import Store
+from tests.conftest import PASSWORD
+
+BUYER_NIP = "5260250274"
+
+
+def sandbox_store(ksef_sandbox: Flask) -> Store:
+    store = ksef_sandbox.extensions["ksef_sandbox.store"]
+    assert isinstance(store, Store)
+    return store
+
+
+def client_nip(app: Flask, client_id: int) -> str:
+    with app.app_context():
+        client = db.session.get(ClientCompany, client_id)
+        assert client is not None
+        return client.nip
+
+
+def signed_in(app: Flask, email: str) -> FlaskClient:
+    http = app.test_client()
+    response = http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 204
+    return http
+
+
+def invoice_xml(
+    seller_nip: str, number: str, *, issue_date: dt.date | None = None, net: str = "100.00"
+) -> bytes:
+    return testkit.fa3_invoice(
+        seller_nip=seller_nip,
+        buyer_nip=BUYER_NIP,
+        number=number,
+        issue_date=issue_date or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1),
+        net=Decimal(net),
+    )
+
+
+def post_xml(http: FlaskClient, url: str, data: bytes, mimetype: str = "application/xml") -> object:
+    return http.post(url, data=data, content_type=mimetype, headers={"X-Requested-With": "test"})
+
+
+@pytest.fixture
+def connect_ksef(app: Flask, ksef_sandbox: Flask) -> Callable[[FlaskClient, int], None]:
+    """Give a client working KSeF credentials (a KSeF token stored through the API)."""
+
+    def connect(http: FlaskClient, client_id: int) -> None:
+        nip = client_nip(app, client_id)
+        _, secret = make_token(sandbox_store(ksef_sandbox), nip, ["InvoiceRead", "InvoiceWrite"])
+        stored = http.post(
+            f"/api/v1/clients/{client_id}/ksef/credentials/token", json={"token": secret}
+        )
+        assert stored.status_code == 201, stored.json
+
+    return connect
+
+
+@pytest.fixture
+def settle(app: Flask, ksef_sandbox: Flask, run_jobs: Callable[[], int]) -> Callable[[], int]:
+    """Run queued and scheduled jobs, letting the sandbox judge invoices in between, until
+    nothing is left; returns how many jobs ran."""
+
+    def run(rounds: int = 40) -> int:
+        total = 0
+        processor = ksef_sandbox.extensions["ksef_sandbox.processor"]
+        assert isinstance(processor, Processor)
+        for _ in range(rounds):
+            processor.drain()
+            moved = 0
+            with app.app_context():
+                runtime = current_runtime()
+                for name in QUEUES:
+                    queue = runtime.queue(name)
+                    registry = ScheduledJobRegistry(queue=queue)
+                    for job_id in registry.get_job_ids():
+                        job = queue.fetch_job(job_id)
+                        registry.remove(job_id)
+                        if job is not None:
+                            queue.enqueue_job(job)
+                            moved += 1
+            ran = run_jobs()
+            total += ran
+            if not ran and not moved:
+                return total
+        raise AssertionError("jobs did not settle")
+
+    return run

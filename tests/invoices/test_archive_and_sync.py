@@ -1,0 +1,235 @@
+"""Cost-invoice download from KSeF, and moving a client's invoices with UPOs as a ZIP."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from integration.core.db import db
+from integration.invoices.models import CostSync, Invoice
+from integration.ksef_sandbox.cli import issue_invoices
+from tests.conftest import World
+from tests.invoices.conftest import (
+    client_nip,
+    invoice_xml,
+    post_xml,
+    sandbox_store,
+    signed_in,
+)
+
+Connect = Callable[[FlaskClient, int], None]
+SUPPLIER = "7740001454"
+
+
+def _count(app: Flask, client_id: int) -> int:
+    with app.app_context():
+        return (
+            db.session.scalar(
+                select(func.count()).select_from(Invoice).where(Invoice.client_id == client_id)
+            )
+            or 0
+        )
+
+
+def _sync(http: FlaskClient, client_id: int, settle: Callable[[], int]) -> None:
+    response = http.post(f"/api/v1/clients/{client_id}/invoices/sync", json={})
+    assert response.status_code == 202, response.json
+    settle()
+
+
+@dataclass
+class History:
+    """A client with two accepted sales invoices and two downloaded cost invoices."""
+
+    world: World
+    http: FlaskClient
+    client_id: int
+
+
+@pytest.fixture
+def history(
+    app: Flask,
+    ksef_sandbox: Flask,
+    make_world: Callable[..., World],
+    connect_ksef: Connect,
+    settle: Callable[[], int],
+) -> History:
+    w = make_world()
+    client_id = w.client_ids[0]
+    http = signed_in(app, w.admin_email)
+    connect_ksef(http, client_id)
+    nip = client_nip(app, client_id)
+    for n in range(2):
+        sent = post_xml(http, f"/api/v1/clients/{client_id}/invoices", invoice_xml(nip, f"S/{n}"))
+        assert sent.status_code == 202
+    store = sandbox_store(ksef_sandbox)
+    issue_invoices(store, SUPPLIER, nip, 2, store.now())
+    settle()
+    _sync(http, client_id, settle)
+    return History(w, http, client_id)
+
+
+def test_cost_invoices_are_downloaded_once_and_incrementally(
+    app: Flask,
+    ksef_sandbox: Flask,
+    make_world: Callable[..., World],
+    connect_ksef: Connect,
+    settle: Callable[[], int],
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    http = signed_in(app, w.accountant_email)
+    connect_ksef(http, client_id)
+    nip = client_nip(app, client_id)
+    store = sandbox_store(ksef_sandbox)
+    numbers = issue_invoices(store, SUPPLIER, nip, 3, store.now())
+    issue_invoices(store, SUPPLIER, client_nip(app, w.client_ids[1]), 1, store.now())
+
+    _sync(http, client_id, settle)
+    costs = http.get(f"/api/v1/clients/{client_id}/invoices?direction=cost").json
+    assert sorted(i["ksef_number"] for i in costs["items"]) == sorted(numbers)
+    assert {i["seller_nip"] for i in costs["items"]} == {SUPPLIER}
+    assert {i["source"] for i in costs["items"]} == {"synced"}
+    xml = http.get(f"/api/v1/clients/{client_id}/invoices/{costs['items'][0]['id']}/xml")
+    assert xml.status_code == 200
+    assert nip.encode() in xml.data
+
+    _sync(http, client_id, settle)  # nothing new: nothing doubled
+    assert _count(app, client_id) == 3
+    later = issue_invoices(store, SUPPLIER, nip, 1, store.now())
+    _sync(http, client_id, settle)
+    assert _count(app, client_id) == 4
+    with app.app_context():
+        state = db.session.get(CostSync, client_id)
+        assert state is not None
+        assert state.synced_until is not None
+        assert state.downloaded == 4
+        assert state.last_error == ""
+        assert db.session.scalar(select(Invoice.id).where(Invoice.ksef_number == later[0]))
+
+
+def _archive(http: FlaskClient, client_id: int) -> zipfile.ZipFile:
+    response = http.get(f"/api/v1/clients/{client_id}/invoices/archive")
+    assert response.status_code == 200
+    assert response.mimetype == "application/zip"
+    return zipfile.ZipFile(io.BytesIO(response.data))
+
+
+def _rebuild(
+    source: zipfile.ZipFile, change: Callable[[dict[str, bytes], dict[str, Any]], None]
+) -> bytes:
+    files = {name: source.read(name) for name in source.namelist()}
+    manifest = json.loads(files.pop("manifest.json"))
+    change(files, manifest)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        zf.writestr("manifest.json", json.dumps(manifest))
+    return buffer.getvalue()
+
+
+def _new_home(app: Flask, make_world: Callable[..., World], nip: str) -> tuple[FlaskClient, int]:
+    """Another bureau taking over the client with this NIP."""
+    other = make_world()
+    http = signed_in(app, other.admin_email)
+    created = http.post(
+        f"/api/v1/bureaus/{other.bureau_id}/clients", json={"nip": nip, "name": "Moved Sp. z o.o."}
+    )
+    assert created.status_code == 201, created.json
+    return http, int(created.json["id"])
+
+
+def _import(http: FlaskClient, client_id: int, data: bytes) -> Any:
+    return post_xml(http, f"/api/v1/clients/{client_id}/invoices/archive", data, "application/zip")
+
+
+def test_invoices_with_upos_move_to_another_bureau_and_back_again_unchanged(
+    app: Flask, make_world: Callable[..., World], history: History
+) -> None:
+    http, client_id = history.http, history.client_id
+    archive = _archive(http, client_id)
+    manifest = json.loads(archive.read("manifest.json"))
+    assert len(manifest["invoices"]) == 4
+    assert sum(1 for e in manifest["invoices"] if e["upo"]) == 2  # UPOs belong to sales
+
+    new_http, new_id = _new_home(app, make_world, client_nip(app, client_id))
+    archive_bytes = http.get(f"/api/v1/clients/{client_id}/invoices/archive").data
+    imported = _import(new_http, new_id, archive_bytes)
+    assert imported.status_code == 200, imported.json
+    assert imported.json == {"created": 4, "skipped": 0}
+
+    before = http.get(f"/api/v1/clients/{client_id}/invoices").json["items"]
+    after = new_http.get(f"/api/v1/clients/{new_id}/invoices").json["items"]
+    keys = ("ksef_number", "direction", "number", "sha256", "gross_amount", "has_upo")
+    assert sorted(tuple(i[k] for k in keys) for i in after) == sorted(
+        tuple(i[k] for k in keys) for i in before
+    )
+    sale = next(i for i in after if i["direction"] == "sales")
+    original = next(i for i in before if i["ksef_number"] == sale["ksef_number"])
+    assert (
+        new_http.get(f"/api/v1/clients/{new_id}/invoices/{sale['id']}/upo").data
+        == http.get(f"/api/v1/clients/{client_id}/invoices/{original['id']}/upo").data
+    )
+    again = _import(new_http, new_id, archive_bytes)
+    assert again.json == {"created": 0, "skipped": 4}
+    assert _count(app, new_id) == 4
+
+
+def test_archive_with_errors_writes_nothing_and_names_every_problem(
+    app: Flask, make_world: Callable[..., World], history: History
+) -> None:
+    http, client_id = history.http, history.client_id
+    source = _archive(http, client_id)
+    new_http, new_id = _new_home(app, make_world, client_nip(app, client_id))
+
+    def spoil(files: dict[str, bytes], manifest: dict[str, Any]) -> None:
+        sales = [e for e in manifest["invoices"] if e["direction"] == "sales"]
+        costs = [e for e in manifest["invoices"] if e["direction"] == "cost"]
+        files[sales[0]["file"]] = files[sales[0]["file"]].replace(b"100.00", b"900.00")
+        files[sales[1]["upo"]] = files[sales[0]["upo"]]  # someone else's receipt
+        del files[costs[0]["file"]]
+        manifest["invoices"].append(dict(costs[1]))
+
+    response = _import(new_http, new_id, _rebuild(source, spoil))
+    assert response.status_code == 422
+    assert response.json["type"].endswith("archive-rejected")
+    messages = " | ".join(f"{e['field']}: {e['message']}" for e in response.json["errors"])
+    assert "SHA-256" in messages
+    assert "does not acknowledge" in messages
+    assert "missing from the archive" in messages
+    assert "listed twice" in messages
+    fields = {e["field"].split()[0] for e in response.json["errors"]}
+    assert len(fields) == 4  # four entries, each named
+    assert _count(app, new_id) == 0
+
+
+def test_archive_of_another_company_or_not_a_zip_is_refused(
+    app: Flask, make_world: Callable[..., World], history: History
+) -> None:
+    w, http, client_id = history.world, history.http, history.client_id
+    data = http.get(f"/api/v1/clients/{client_id}/invoices/archive").data
+    other_client = w.client_ids[1]
+    wrong = _import(http, other_client, data)
+    assert wrong.status_code == 422
+    assert "belongs to NIP" in wrong.json["detail"] + json.dumps(wrong.json["errors"])
+    assert _import(http, other_client, b"PK\x03\x04 not really").status_code == 422
+    assert _count(app, other_client) == 0
+
+
+def test_bureau_export_holds_each_clients_invoice_archive(
+    app: Flask, make_world: Callable[..., World], history: History
+) -> None:
+    w, http, client_id = history.world, history.http, history.client_id
+    export = zipfile.ZipFile(io.BytesIO(http.get(f"/api/v1/bureaus/{w.bureau_id}/export").data))
+    inner = zipfile.ZipFile(io.BytesIO(export.read(f"{client_nip(app, client_id)}/invoices.zip")))
+    assert len(json.loads(inner.read("manifest.json"))["invoices"]) == 4

@@ -1,0 +1,309 @@
+"""Sales invoices: submission checks, sending through KSeF sessions, outcomes, recovery."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from integration.core.db import db
+from integration.invoices import sending
+from integration.invoices.documents import KSEF_NUMBER, read_upo
+from integration.invoices.models import Invoice, State
+from integration.ksef_sandbox.state import Invoice as KsefInvoice
+from tests.conftest import World
+from tests.invoices.conftest import (
+    client_nip,
+    invoice_xml,
+    post_xml,
+    sandbox_store,
+    signed_in,
+)
+
+Connect = Callable[[FlaskClient, int], None]
+
+
+def _send(http: FlaskClient, client_id: int, xml: bytes) -> Any:
+    return post_xml(http, f"/api/v1/clients/{client_id}/invoices", xml)
+
+
+def _invoice(http: FlaskClient, client_id: int, invoice_id: int) -> dict[str, Any]:
+    response = http.get(f"/api/v1/clients/{client_id}/invoices/{invoice_id}")
+    assert response.status_code == 200, response.json
+    return dict(response.json)
+
+
+def test_sales_invoice_is_sent_and_gets_its_ksef_number_and_upo(
+    app: Flask,
+    ksef_sandbox: Flask,
+    make_world: Callable[..., World],
+    connect_ksef: Connect,
+    settle: Callable[[], int],
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    http = signed_in(app, w.accountant_email)
+    connect_ksef(http, client_id)
+    xml = invoice_xml(client_nip(app, client_id), "FV/1/2026")
+
+    queued = _send(http, client_id, xml)
+    assert queued.status_code == 202, queued.json
+    assert queued.json["state"] == "queued"
+    settle()
+
+    done = _invoice(http, client_id, queued.json["id"])
+    assert done["state"] == "accepted", done
+    assert KSEF_NUMBER.match(done["ksef_number"])
+    assert done["ksef_number"].startswith(client_nip(app, client_id))
+    upo = http.get(f"/api/v1/clients/{client_id}/invoices/{done['id']}/upo")
+    assert upo.status_code == 200
+    digest = base64.b64encode(hashlib.sha256(xml).digest()).decode()
+    [entry] = [e for e in read_upo(upo.data) if e.ksef_number == done["ksef_number"]]
+    assert entry.sha256 == digest == done["sha256"]
+    with sandbox_store(ksef_sandbox).session() as s:
+        held = s.scalar(select(KsefInvoice).where(KsefInvoice.ksef_number == done["ksef_number"]))
+        assert held is not None
+        assert held.invoice_hash == digest
+    listed = http.get(f"/api/v1/clients/{client_id}/invoices?direction=sales").json
+    assert [i["id"] for i in listed["items"]] == [done["id"]]
+    assert listed["licence"]["state"]  # the banner's data comes with the list
+
+
+def test_several_invoices_go_in_one_session(
+    app: Flask, make_world: Callable[..., World], connect_ksef: Connect, settle: Callable[[], int]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    http = signed_in(app, w.accountant_email)
+    connect_ksef(http, client_id)
+    nip = client_nip(app, client_id)
+    ids = [_send(http, client_id, invoice_xml(nip, f"FV/{n}")).json["id"] for n in range(3)]
+    settle()
+    sent = [_invoice(http, client_id, i) for i in ids]
+    assert {i["state"] for i in sent} == {"accepted"}
+    assert len({i["ksef_number"] for i in sent}) == 3
+    with app.app_context():
+        sessions = set(db.session.scalars(select(Invoice.session_reference)))
+    assert len(sessions) == 1
+
+
+def test_invoice_of_another_seller_is_refused_before_anything_is_queued(
+    app: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    http = signed_in(app, w.accountant_email)
+    other_nip = client_nip(app, w.client_ids[1])
+    response = _send(http, w.client_ids[0], invoice_xml(other_nip, "FV/X"))
+    assert response.status_code == 422
+    assert other_nip in response.json["detail"]
+    with app.app_context():
+        assert db.session.scalar(select(Invoice.id)) is None
+
+
+def test_invalid_fa3_is_refused_with_the_element_and_line(
+    app: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    http = signed_in(app, w.accountant_email)
+    xml = invoice_xml(client_nip(app, w.client_ids[0]), "FV/1").replace(b"<P_15>", b"<P_15>x")
+    response = _send(http, w.client_ids[0], xml)
+    assert response.status_code == 422
+    errors = response.json["errors"]
+    assert errors
+    assert all("/Faktura/Fa/P_15" in e["message"] for e in errors)
+    assert all(e["message"].startswith("line ") for e in errors)
+    assert _send(http, w.client_ids[0], b"<a>").status_code == 422
+    evil = b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>'
+    assert _send(http, w.client_ids[0], evil).status_code == 422
+
+
+def test_same_invoice_number_twice_is_a_conflict(
+    app: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    http = signed_in(app, w.accountant_email)
+    nip = client_nip(app, w.client_ids[0])
+    first = _send(http, w.client_ids[0], invoice_xml(nip, "FV/7"))
+    again = _send(http, w.client_ids[0], invoice_xml(nip, "FV/7", net="5.00"))
+    assert again.status_code == 409
+    assert again.json["invoice_id"] == first.json["id"]
+
+
+def test_ksef_rejection_is_recorded_with_its_code_and_reason(
+    app: Flask, make_world: Callable[..., World], connect_ksef: Connect, settle: Callable[[], int]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    http = signed_in(app, w.accountant_email)
+    connect_ksef(http, client_id)
+    future = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    xml = invoice_xml(client_nip(app, client_id), "FV/F", issue_date=future)
+    invoice_id = _send(http, client_id, xml).json["id"]
+    settle()
+    done = _invoice(http, client_id, invoice_id)
+    assert done["state"] == "rejected"
+    assert done["error_code"] == 450
+    assert done["error_description"]
+    assert done["ksef_number"] is None
+
+
+def test_without_credentials_the_invoice_fails_and_can_be_sent_again(
+    app: Flask, make_world: Callable[..., World], connect_ksef: Connect, settle: Callable[[], int]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    http = signed_in(app, w.accountant_email)
+    invoice_id = _send(http, client_id, invoice_xml(client_nip(app, client_id), "FV/C")).json["id"]
+    settle()
+    failed = _invoice(http, client_id, invoice_id)
+    assert failed["state"] == "failed"
+    assert "credentials" in failed["error_description"]
+
+    connect_ksef(http, client_id)
+    retried = http.post(f"/api/v1/clients/{client_id}/invoices/{invoice_id}/retry", json={})
+    assert retried.status_code == 202, retried.json
+    settle()
+    assert _invoice(http, client_id, invoice_id)["state"] == "accepted"
+    again = http.post(f"/api/v1/clients/{client_id}/invoices/{invoice_id}/retry", json={})
+    assert again.status_code == 409
+
+
+def test_crash_after_sending_is_reconciled_through_the_ksef_duplicate_answer(
+    app: Flask, make_world: Callable[..., World], connect_ksef: Connect, settle: Callable[[], int]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    http = signed_in(app, w.accountant_email)
+    connect_ksef(http, client_id)
+    invoice_id = _send(http, client_id, invoice_xml(client_nip(app, client_id), "FV/D")).json["id"]
+    settle()
+    original = _invoice(http, client_id, invoice_id)
+    assert original["state"] == "accepted"
+    # As if the worker died after KSeF took the invoice, before anything was recorded.
+    with app.app_context():
+        db.session.execute(
+            update(Invoice)
+            .where(Invoice.id == invoice_id)
+            .values(
+                state=State.SENDING,
+                ksef_number=None,
+                ksef_reference=None,
+                upo=None,
+                session_reference=None,
+                updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+            )
+        )
+        db.session.commit()
+        counts = sending.reconcile()
+    assert counts["requeued"] == 1
+    settle()
+    recovered = _invoice(http, client_id, invoice_id)
+    assert recovered["state"] == "accepted"
+    assert recovered["ksef_number"] == original["ksef_number"]
+    assert "already held" in recovered["error_description"]
+    assert recovered["has_upo"] is True
+
+
+def test_read_only_client_cannot_send_but_still_reads_and_exports(
+    app: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    http = signed_in(app, w.admin_email)
+    declined = http.post(
+        f"/api/v1/clients/{client_id}/registration", json={"action": "do_not_register"}
+    )
+    assert declined.status_code == 200, declined.json
+    refused = _send(http, client_id, invoice_xml(client_nip(app, client_id), "FV/R"))
+    assert refused.status_code == 409
+    assert refused.json["type"].endswith("client-read-only")
+    assert http.get(f"/api/v1/clients/{client_id}/invoices").status_code == 200
+    assert http.get(f"/api/v1/clients/{client_id}/invoices/archive").status_code == 200
+
+
+def test_client_people_send_only_when_the_bureau_allows_it(
+    app: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    owner = signed_in(app, w.client_admin_email)
+    xml = invoice_xml(client_nip(app, client_id), "FV/S")
+    assert _send(owner, client_id, xml).status_code == 403
+    assert (
+        owner.patch(f"/api/v1/clients/{client_id}", json={"client_may_send": True}).status_code
+        == 403
+    )
+    bureau = signed_in(app, w.admin_email)
+    allowed = bureau.patch(f"/api/v1/clients/{client_id}", json={"client_may_send": True})
+    assert allowed.status_code == 200
+    assert allowed.json["client_may_send"] is True
+    assert _send(owner, client_id, xml).status_code == 202
+    # another client's people never see this client
+    assert _send(owner, w.client_ids[1], xml).status_code == 404
+
+
+def test_invoice_page_sends_a_file_and_shows_readable_errors(
+    app: Flask, make_world: Callable[..., World], connect_ksef: Connect, settle: Callable[[], int]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    http = signed_in(app, w.accountant_email)
+    connect_ksef(http, client_id)
+    page = http.get(f"/clients/{client_id}/invoices")
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+
+    def post(name: str, data: bytes) -> Any:
+        return http.post(
+            f"/clients/{client_id}/invoices",
+            data={"csrf_token": token.group(1), "action": "send", "file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+        )
+
+    bad = post("broken.xml", b"<Faktura>")
+    assert bad.status_code == 422
+    assert "not well-formed" in bad.text
+    good = post("fv.xml", invoice_xml(client_nip(app, client_id), "FV/WEB/1"))
+    assert good.status_code == 200
+    assert "FV/WEB/1 is queued" in good.text
+    settle()
+    shown = http.get(f"/clients/{client_id}/invoices").text
+    assert "accepted" in shown
+    assert ">UPO<" in shown
+
+
+def test_erp_token_reads_invoices_with_read_scope_and_sends_only_with_write_scope(
+    app: Flask, make_world: Callable[..., World], make_token: Callable[..., str]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    xml = invoice_xml(client_nip(app, client_id), "FV/ERP/1")
+    reader = make_token(bureau_id=w.bureau_id, scopes="invoices:read")
+    http = app.test_client()
+    auth = {"Authorization": f"Bearer {reader}"}
+    assert http.get(f"/api/v1/clients/{client_id}/invoices", headers=auth).status_code == 200
+    refused = http.post(
+        f"/api/v1/clients/{client_id}/invoices",
+        data=xml,
+        content_type="application/xml",
+        headers=auth,
+    )
+    assert refused.status_code == 403
+    assert refused.json["required_scope"] == "invoices:write"
+    writer = make_token(bureau_id=w.bureau_id, scopes="invoices:read invoices:write")
+    sent = http.post(
+        f"/api/v1/clients/{client_id}/invoices",
+        data=xml,
+        content_type="application/xml",
+        headers={"Authorization": f"Bearer {writer}"},
+    )
+    assert sent.status_code == 202, sent.json
