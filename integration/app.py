@@ -19,11 +19,12 @@ from integration.api import credentials as api_credentials
 from integration.api import hygiene, oauth, problems
 from integration.api import invoices as api_invoices
 from integration.api import licensing as api_licensing
+from integration.api import quota as api_quota
 from integration.api import resources as api_resources
 from integration.api import system as api_system
 from integration.api.schemas import ProblemSchema
 from integration.core.appctx import register_settings
-from integration.core.db import db, enable_sqlite_foreign_keys, engine_options
+from integration.core.db import configure_sqlite, db, engine_options
 from integration.core.redis import connect
 from integration.core.settings import Settings
 from integration.jobs import JobRuntime, install_commit_hooks
@@ -97,7 +98,7 @@ def create_app(
     Migrate(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
     with app.app_context():
         for engine in db.engines.values():
-            enable_sqlite_foreign_keys(engine)
+            configure_sqlite(engine)
 
     connection = connect(settings.redis_url) if settings.redis_url else None
     register_runtime(app.extensions, JobRuntime(connection=connection))
@@ -115,6 +116,7 @@ def create_app(
     api.register_blueprint(api_licensing.blp)
     api.register_blueprint(api_credentials.blp)
     api.register_blueprint(api_invoices.blp)
+    api.register_blueprint(api_quota.blp)
     app.register_blueprint(web_views.bp)
     problems.register(app)
 

@@ -16,8 +16,10 @@ from integration.accounts.models import (
 from integration.accounts.secrets import hash_password
 from integration.core.clock import now
 from integration.core.db import transaction
+from integration.core.errors import Conflict
 from integration.licensing import service as licensing
 from integration.licensing.models import Licence
+from integration.quota import service as quota
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed to the operator, demo only
 BUREAU = ("5260250274", "Biuro Rachunkowe Bilans Sp. z o.o.")
@@ -80,6 +82,17 @@ def _licence(bureau_id: int, client_ids: list[int]) -> None:
         licensing.decide(SYSTEM, client_id, action="register")
 
 
+def _package(bureau_id: int) -> None:
+    """A prepaid KSeF package of 1000 operations (once)."""
+    with transaction() as s:
+        if quota.available(s, bureau_id) > 0:
+            return
+    try:
+        quota.top_up(SYSTEM, bureau_id, amount=1000, reference="demo package")
+    except Conflict:  # spent in an earlier run; the demo does not refill it
+        return
+
+
 def load() -> list[tuple[str, str, str]]:
     """Create what is missing and return (role, e-mail, password) of every demo login."""
     with transaction() as s:
@@ -103,6 +116,7 @@ def load() -> list[tuple[str, str, str]]:
         bureau_id, client_ids = bureau.id, [c.id for c in clients]
 
     _licence(bureau_id, client_ids)
+    _package(bureau_id)
     logins = []
     for role, email, first, last, pesel, tenant in PEOPLE:
         user = ensure_user(

@@ -6,6 +6,7 @@ from integration.invoices import models as invoices_models
 from integration.licensing import models as licensing_models
 from integration.mail import models as mail_models
 from integration.masterdata import models as masterdata_models
+from integration.quota import models as quota_models
 
 __all__ = [
     "accounts_models",
@@ -14,4 +15,5 @@ __all__ = [
     "licensing_models",
     "mail_models",
     "masterdata_models",
+    "quota_models",
 ]

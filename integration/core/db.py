@@ -77,7 +77,8 @@ def engine_options(database_url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
-def enable_sqlite_foreign_keys(engine: sa.Engine) -> None:
+def configure_sqlite(engine: sa.Engine) -> None:
+    """Foreign keys on and WAL for every connection."""
     if engine.dialect.name != "sqlite":
         return
 

@@ -33,6 +33,7 @@ from integration.ksef.client import InvoiceStatus
 from integration.ksef.crypto import SessionKey, b64, rsa_oaep_encrypt, sha256_b64
 from integration.ksef.errors import KsefError, KsefRateLimited, KsefUnavailable
 from integration.ksef.runtime import current_client
+from integration.quota import service as quota
 
 log = logging.getLogger(__name__)
 MAX_PER_SESSION = 100
@@ -60,10 +61,11 @@ def _changed(s: Session, statement: Update) -> int:
     return result.rowcount
 
 
-def _context(client_id: int) -> str | None:
+def _context(client_id: int) -> tuple[str, int] | None:
+    """The client's NIP (its KSeF context) and its bureau."""
     with transaction() as s:
         client = s.get(ClientCompany, client_id)
-        return client.nip if client is not None else None
+        return (client.nip, client.bureau_id) if client is not None else None
 
 
 # ---------------------------------------------------------------------------- sending
@@ -135,6 +137,7 @@ class _Run:
     """What one job works with: the client's context, its token and rate budget."""
 
     client_id: int
+    bureau_id: int
     attempt: int
     context: str
     access: str
@@ -158,16 +161,35 @@ class _Run:
 
 def _start(client_id: int, attempt: int) -> _Run | str:
     """The run of a job, or why there is none: ``gone`` or the credentials' error text."""
-    context = _context(client_id)
-    if context is None:
+    found = _context(client_id)
+    if found is None:
         return "gone"
+    context, bureau_id = found
     access = access_token_for(client_id)
-    return _Run(client_id, attempt, context, access, budget_for(context, access))
+    return _Run(client_id, bureau_id, attempt, context, access, budget_for(context, access))
+
+
+def _unpaid(client_id: int, claimed: list[int]) -> list[int]:
+    """Fail what the bureau's package cannot pay for; return the rest."""
+    found = _context(client_id)
+    if found is None:
+        return claimed
+    with transaction() as s:
+        left = max(quota.available(s, found[1]), 0)
+    if left >= len(claimed):
+        return claimed
+    _set_state(
+        claimed[left:],
+        State.SENDING,
+        State.FAILED,
+        error_description="the bureau's KSeF package is used up; top it up and send again",
+    )
+    return claimed[:left]
 
 
 def send_queued(client_id: int, attempt: int = 0) -> str:
     """Send every queued sales invoice of the client in one online session."""
-    claimed = _claim(client_id)
+    claimed = _unpaid(client_id, _claim(client_id))
     if not claimed:
         return "idle"
     try:
@@ -317,16 +339,29 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
         return
     run.take("GET", f"/sessions/{upo_session}/invoices/ksef/{number}/upo")
     upo = current_client().invoice_upo(upo_session, number, access_token=run.access)
-    _set_state(
-        [invoice_id],
-        State.PROCESSING,
-        State.ACCEPTED,
-        ksef_number=number,
-        acquired_at=status.acquired_at,
-        upo=upo,
-        error_code=None,
-        error_description=note,
-    )
+    with transaction() as s:
+        won = _changed(
+            s,
+            update(Invoice)
+            .where(Invoice.id == invoice_id, Invoice.state == State.PROCESSING)
+            .values(
+                state=State.ACCEPTED,
+                ksef_number=number,
+                acquired_at=status.acquired_at,
+                upo=upo,
+                error_code=None,
+                error_description=note,
+                updated_at=now(),
+            ),
+        )
+        if won:  # the acceptance happens once, and so does its debit
+            quota.debit(
+                s,
+                bureau_id=run.bureau_id,
+                client_id=run.client_id,
+                operation_key=f"send:{invoice_id}",
+                kind="send",
+            )
 
 
 # ---------------------------------------------------------------------------- reconciler

@@ -24,6 +24,7 @@ from integration.invoices import sync
 from integration.invoices.documents import InvoiceSummary, read_invoice
 from integration.invoices.models import Direction, Invoice, Source, State
 from integration.jobs import enqueue_after_commit, job_id
+from integration.quota import service as quota
 
 MAX_PAGE = 200
 _OPEN_STATES = (State.QUEUED, State.SENDING, State.PROCESSING, State.ACCEPTED)
@@ -97,6 +98,7 @@ def submit(actor: Actor, client_id: int, xml: bytes) -> Invoice:
     summary = read_invoice(xml)
     with transaction() as s:
         client = client_for_sending(s, actor, client_id)
+        quota.require_available(s, client.bureau_id)
         if summary.seller_nip != client.nip:
             raise ValidationFailed.single(
                 "xml",
@@ -198,8 +200,9 @@ def document(actor: Actor, client_id: int, invoice_id: int, kind: str) -> tuple[
 def retry(actor: Actor, client_id: int, invoice_id: int) -> Invoice:
     """Queue a failed invoice again (after its credentials were fixed, say)."""
     with transaction() as s:
-        client_for_sending(s, actor, client_id)
+        client = client_for_sending(s, actor, client_id)
         invoice = _load(s, client_id, invoice_id)
+        quota.require_available(s, client.bureau_id)
         if invoice.state != State.FAILED:
             raise Conflict(f"only a failed invoice can be sent again; this one is {invoice.state}")
         invoice.state, invoice.updated_at = State.QUEUED, now()

@@ -30,6 +30,8 @@ from integration.ksef.budget import RateBudget, group_of
 from integration.ksef.client import InvoiceMetadata
 from integration.ksef.errors import KsefError, KsefRateLimited
 from integration.ksef.runtime import current_client
+from integration.quota import service as quota
+from integration.quota.service import QuotaExhausted
 
 log = logging.getLogger(__name__)
 FIRST_SYNC = timedelta(days=90)
@@ -80,6 +82,7 @@ class _Window:
     """One run's query window and what it found."""
 
     client_id: int
+    bureau_id: int
     context: str
     access: str
     budget: RateBudget
@@ -100,7 +103,7 @@ def sync_costs(client_id: int, attempt: int = 0) -> str:
         client = s.get(ClientCompany, client_id)
         if client is None:
             return "gone"
-        context = client.nip
+        context, bureau_id = client.nip, client.bureau_id
         state = s.get(CostSync, client_id)
         start = state.synced_until if state is not None and state.synced_until else None
     start = start or stamp - FIRST_SYNC
@@ -110,7 +113,13 @@ def sync_costs(client_id: int, attempt: int = 0) -> str:
         _record(client_id, last_run_at=stamp, last_error=str(exc)[:1000])
         return "no-credentials"
     window = _Window(
-        client_id, context, access, budget_for(context, access), start, min(start + MAX_SPAN, stamp)
+        client_id,
+        bureau_id,
+        context,
+        access,
+        budget_for(context, access),
+        start,
+        min(start + MAX_SPAN, stamp),
     )
     try:
         _download(window)
@@ -123,7 +132,7 @@ def sync_costs(client_id: int, attempt: int = 0) -> str:
         _record(client_id, last_run_at=stamp, last_error=str(exc)[:1000])
         _again(client_id, attempt, exc.retry_after)
         return "rate-limited"
-    except KsefError as exc:
+    except (KsefError, QuotaExhausted) as exc:
         _record(client_id, last_run_at=stamp, last_error=str(exc)[:1000])
         log.warning("cost sync of client %s stopped: %s", client_id, exc)
         return "failed"
@@ -160,9 +169,11 @@ def _download(window: _Window) -> None:
         for row in found.invoices:
             if _known(window.client_id, row.ksef_number):
                 continue
+            with transaction() as s:
+                quota.require_available(s, window.bureau_id)
             window.take("GET", f"/invoices/ksef/{row.ksef_number}")
             xml = ksef.download_invoice(row.ksef_number, access_token=window.access)
-            window.stored += _store(window.client_id, row, xml)
+            window.stored += _store(window, row, xml)
         if found.is_truncated and found.invoices:
             cursor = found.invoices[-1].permanent_storage_date or cursor
             page = 0
@@ -184,7 +195,9 @@ def _known(client_id: int, ksef_number: str) -> bool:
         )
 
 
-def _store(client_id: int, row: InvoiceMetadata, xml: bytes) -> int:
+def _store(window: _Window, row: InvoiceMetadata, xml: bytes) -> int:
+    """Keep a downloaded invoice and pay its download, together or not at all."""
+    client_id = window.client_id
     with transaction() as s:
         if s.scalar(
             select(Invoice.id).where(
@@ -216,6 +229,14 @@ def _store(client_id: int, row: InvoiceMetadata, xml: bytes) -> int:
                 created_at=stamp,
                 updated_at=stamp,
             )
+        )
+        s.flush()
+        quota.debit(
+            s,
+            bureau_id=window.bureau_id,
+            client_id=client_id,
+            operation_key=f"download:{client_id}:{row.ksef_number}",
+            kind="download",
         )
     return 1
 

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from rq.registry import ScheduledJobRegistry
 
+from integration.accounts.actor import SYSTEM
 from integration.accounts.models import ClientCompany
 from integration.core.db import db
 from integration.jobs import QUEUES
@@ -19,7 +20,8 @@ from integration.ksef_sandbox import testkit
 from integration.ksef_sandbox.cli import make_token
 from integration.ksef_sandbox.processing import Processor
 from integration.ksef_sandbox.state import Store
-from tests.conftest import PASSWORD
+from integration.quota import service as quota
+from tests.conftest import PASSWORD, World
 
 BUYER_NIP = "5260250274"
 
@@ -105,3 +107,20 @@ def settle(app: Flask, ksef_sandbox: Flask, run_jobs: Callable[[], int]) -> Call
         raise AssertionError("jobs did not settle")
 
     return run
+
+
+def fund(app: Flask, bureau_id: int, amount: int, reference: str = "test package") -> int:
+    with app.app_context():
+        return quota.top_up(SYSTEM, bureau_id, amount=amount, reference=reference)
+
+
+@pytest.fixture
+def make_world(make_world: Callable[..., World], app: Flask) -> Callable[..., World]:
+    """Worlds whose bureau holds a KSeF package of 1000 operations."""
+
+    def make(*args: object, **kwargs: object) -> World:
+        world = make_world(*args, **kwargs)
+        fund(app, world.bureau_id, 1000)
+        return world
+
+    return make

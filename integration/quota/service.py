@@ -1,0 +1,167 @@
+"""Debits and top-ups of a bureau's KSeF package.
+
+A debit is written in the caller's transaction, next to the state change it pays for (an
+accepted invoice, a stored cost invoice): the ledger row with its unique operation key goes in
+first, inside a savepoint, and only if that insert wins is the balance decremented by an
+atomic UPDATE. A retried job, a second worker or a replay after a crash hits the unique key
+and debits nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from integration.accounts.actor import Actor
+from integration.accounts.models import Bureau
+from integration.core.clock import now
+from integration.core.db import transaction
+from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.quota.models import QuotaAccount, QuotaEntry
+
+MAX_TOP_UP = 10_000_000
+
+
+class QuotaExhausted(Conflict):
+    slug, title = "quota-exhausted", "The bureau's KSeF package is used up"
+
+
+def _account(s: Session, bureau_id: int) -> None:
+    """Make sure the bureau's account row exists and is locked by this transaction.
+
+    The UPDATE comes first: it takes the row lock on PostgreSQL and makes SQLite's driver open
+    the transaction, so that the savepoints below are always nested inside one.
+    """
+    touched = s.execute(
+        update(QuotaAccount).where(QuotaAccount.bureau_id == bureau_id).values(updated_at=now())
+    )
+    assert isinstance(touched, CursorResult)
+    if touched.rowcount:
+        return
+    try:
+        with s.begin_nested():
+            s.add(QuotaAccount(bureau_id=bureau_id, balance=0, updated_at=now()))
+            s.flush()
+    except IntegrityError:  # another transaction created it meanwhile
+        pass
+
+
+def available(s: Session, bureau_id: int) -> int:
+    balance = s.scalar(select(QuotaAccount.balance).where(QuotaAccount.bureau_id == bureau_id))
+    return balance if balance is not None else 0
+
+
+def require_available(s: Session, bureau_id: int, needed: int = 1) -> None:
+    """Refuse new KSeF work when the package cannot pay for it."""
+    left = available(s, bureau_id)
+    if left < needed:
+        raise QuotaExhausted(
+            f"the bureau's KSeF package has {left} operation(s) left and this needs {needed}; "
+            "top up the package to continue",
+            balance=left,
+        )
+
+
+def _move(
+    s: Session,
+    *,
+    bureau_id: int,
+    client_id: int | None,
+    operation_key: str,
+    kind: str,
+    amount: int,
+    note: str = "",
+) -> bool:
+    _account(s, bureau_id)
+    try:
+        with s.begin_nested():
+            entry = QuotaEntry(
+                bureau_id=bureau_id,
+                client_id=client_id,
+                operation_key=operation_key,
+                kind=kind,
+                amount=amount,
+                balance_after=0,
+                note=note,
+                created_at=now(),
+            )
+            s.add(entry)
+            s.flush()
+    except IntegrityError:
+        return False  # this operation was paid for already
+    s.execute(
+        update(QuotaAccount)
+        .where(QuotaAccount.bureau_id == bureau_id)
+        .values(balance=QuotaAccount.balance + amount, updated_at=now()),
+        execution_options={"synchronize_session": False},
+    )
+    entry.balance_after = int(
+        s.scalar(select(QuotaAccount.balance).where(QuotaAccount.bureau_id == bureau_id)) or 0
+    )
+    return True
+
+
+def debit(s: Session, *, bureau_id: int, client_id: int, operation_key: str, kind: str) -> bool:
+    """Pay one KSeF operation once; True if this call paid it, False if it was paid before.
+
+    The operation already happened in KSeF, so it is recorded even when the balance is spent
+    (it goes below zero); new work is refused by :func:`require_available` instead.
+    """
+    return _move(
+        s,
+        bureau_id=bureau_id,
+        client_id=client_id,
+        operation_key=operation_key,
+        kind=kind,
+        amount=-1,
+    )
+
+
+def top_up(actor: Actor, bureau_id: int, *, amount: int, reference: str) -> int:
+    """Add a purchased package (platform admin); the reference makes a repeat harmless."""
+    if not actor.is_platform_admin:
+        raise Forbidden("only the platform admin tops up KSeF packages")
+    if not 0 < amount <= MAX_TOP_UP:
+        raise ValidationFailed.single("amount", f"between 1 and {MAX_TOP_UP}")
+    reference = reference.strip()
+    if not reference or len(reference) > 80:
+        raise ValidationFailed.single("reference", "the purchase reference, 1 to 80 characters")
+    with transaction() as s:
+        if s.get(Bureau, bureau_id) is None:
+            raise NotFound("no such bureau")
+        added = _move(
+            s,
+            bureau_id=bureau_id,
+            client_id=None,
+            operation_key=f"top-up:{bureau_id}:{reference}",
+            kind="top_up",
+            amount=amount,
+            note=reference,
+        )
+        if not added:
+            raise Conflict(f"the purchase {reference!r} was already added to this package")
+        return available(s, bureau_id)
+
+
+@dataclass(frozen=True)
+class Statement:
+    balance: int
+    entries: Sequence[QuotaEntry]
+
+
+def statement(actor: Actor, bureau_id: int, *, limit: int = 100) -> Statement:
+    """Balance and the latest movements, for the bureau's people."""
+    if not actor.sees_bureau(bureau_id):
+        raise NotFound("no such bureau")
+    with transaction() as s:
+        entries = s.scalars(
+            select(QuotaEntry)
+            .where(QuotaEntry.bureau_id == bureau_id)
+            .order_by(QuotaEntry.id.desc())
+            .limit(max(1, min(limit, 1000)))
+        ).all()
+        return Statement(available(s, bureau_id), entries)
