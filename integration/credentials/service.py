@@ -31,7 +31,13 @@ from integration.ksef.auth import (
     authenticate_with_token,
     wait_and_redeem,
 )
-from integration.ksef.errors import KsefError, KsefRejected, KsefUnauthorized
+from integration.ksef.errors import (
+    KsefError,
+    KsefRateLimited,
+    KsefRejected,
+    KsefUnauthorized,
+    KsefUnavailable,
+)
 from integration.ksef.runtime import current_client
 from integration.xml import xades
 
@@ -355,6 +361,8 @@ def access_token_for(client_id: int) -> str:
         )
     try:
         auth = authenticate_with_token(current_client(), context_nip=nip, ksef_token=secret)
+    except (KsefUnavailable, KsefRateLimited):
+        raise  # KSeF is busy or away: the token may well be fine, try again later
     except (AuthenticationFailed, KsefError) as exc:
         _mark_token(client_id, status="broken")
         raise KsefRefused(f"the stored KSeF token no longer works: {exc}") from None

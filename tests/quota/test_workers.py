@@ -1,0 +1,149 @@
+"""Real worker processes against a KSeF that fails and loses answers: every invoice ends
+accepted exactly once and the package pays each exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from redis import Redis
+from rq import Queue
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from integration.accounts.actor import Actor
+from integration.core.db import db, transaction
+from integration.core.settings import Settings
+from integration.credentials.service import store_ksef_token
+from integration.invoices import sending
+from integration.invoices import service as invoices
+from integration.invoices.models import Invoice, State
+from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app
+from integration.ksef_sandbox.cli import make_token
+from integration.ksef_sandbox.limits import Faults
+from integration.ksef_sandbox.state import Invoice as KsefInvoice
+from integration.quota import service as quota
+from integration.quota.models import QuotaEntry
+from tests.conftest import World
+from tests.invoices.conftest import client_nip, fund, invoice_xml
+
+ROOT = Path(__file__).resolve().parents[2]
+INVOICES = 8
+
+
+@pytest.fixture
+def faulty_sandbox(tmp_path: Path) -> Iterator[tuple[Flask, str, list[int]]]:
+    app = create_sandbox_app(
+        SandboxConfig(
+            database_url=f"sqlite:///{tmp_path / 'k.db'}",
+            token_activation_delay=dt.timedelta(0),
+            permanent_storage_delay=dt.timedelta(0),
+        )
+    )
+    injected: list[int] = []
+
+    inner = app.wsgi_app
+
+    def counting(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            if status[:3] in ("503", "504"):
+                injected.append(int(status[:3]))
+            return start_response(status, headers, exc_info)
+
+        return inner(environ, start)
+
+    app.wsgi_app = counting  # type: ignore[method-assign]
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}", injected
+    server.shutdown()
+
+
+def _finished(service: Flask) -> bool:
+    with service.app_context():
+        open_states = (State.QUEUED, State.SENDING, State.PROCESSING)
+        return not db.session.scalar(
+            select(func.count()).select_from(Invoice).where(Invoice.state.in_(open_states))
+        )
+
+
+def test_two_workers_and_lost_answers_accept_each_invoice_once_and_pay_once(
+    settings: Settings,
+    make_app: Callable[..., Flask],
+    make_world: Callable[..., World],
+    redis: Redis,
+    faulty_sandbox: tuple[Flask, str, list[int]],
+) -> None:
+    sandbox, url, injected = faulty_sandbox
+    w = make_world()
+    service = make_app(settings.replace(ksef_base_url=f"{url}/v2"))
+    fund(service, w.bureau_id, 100)
+    nip = client_nip(service, w.client_ids[0])
+    _, secret = make_token(sandbox.extensions["ksef_sandbox.store"], nip, ["InvoiceWrite"])
+    bureau = Actor(is_platform_admin=True)
+    with service.app_context():
+        store_ksef_token(bureau, w.client_ids[0], secret)
+        for n in range(INVOICES):
+            invoices.submit(bureau, w.client_ids[0], invoice_xml(nip, f"W/{n}"))
+    # From now on KSeF fails one call in ten and loses one answer in six after doing the work.
+    sandbox.extensions["ksef_sandbox.faults"] = Faults(error_rate=0.1, drop_rate=0.17, seed=11)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DELEGAT_")}
+    env |= {
+        "DELEGAT_DATABASE_URL": settings.database_url,
+        "DELEGAT_REDIS_URL": settings.redis_url,
+        "DELEGAT_KSEF_BASE_URL": f"{url}/v2",
+        "DELEGAT_SECRET_KEY": "x",
+        "DELEGAT_CREDENTIAL_ENCRYPTION_KEY": settings.credential_encryption_key or "",
+    }
+    queue = Queue("ksef", connection=redis)
+    deadline = time.monotonic() + 150
+    while not _finished(service) or queue.count or ScheduledJobRegistry(queue=queue).count:
+        assert time.monotonic() < deadline, "the invoices did not settle"
+        workers = [
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py"), "--burst", "--queues", "ksef"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        for worker in workers:
+            _, err = worker.communicate(timeout=120)
+            assert worker.returncode == 0, err.decode()[-2000:]
+        if not _finished(service) and not queue.count:
+            with service.app_context():  # what a crashed job left behind, as the cron would
+                sending.reconcile()
+        time.sleep(0.3)
+    assert StartedJobRegistry(queue=queue).count == 0
+
+    with service.app_context(), transaction() as s:
+        rows = s.execute(select(Invoice.id, Invoice.state, Invoice.ksef_number)).all()
+        paid = s.scalars(select(QuotaEntry.operation_key).where(QuotaEntry.kind == "send")).all()
+        balance = quota.available(s, w.bureau_id)
+    assert [state for _, state, _ in rows] == [State.ACCEPTED] * INVOICES
+    assert len({number for _, _, number in rows}) == INVOICES
+    assert sorted(paid) == sorted(f"send:{invoice_id}" for invoice_id, _, _ in rows)
+    assert balance == 100 - INVOICES
+    with sandbox.extensions["ksef_sandbox.store"].session() as ks:
+        accepted = ks.scalar(
+            select(func.count())
+            .select_from(KsefInvoice)
+            .where(KsefInvoice.status_code == 200, KsefInvoice.seller_nip == nip)
+        )
+    assert accepted == INVOICES  # KSeF holds each once, whatever was resent
+    assert {503, 504} <= set(injected)  # the faults did happen
