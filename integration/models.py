@@ -6,6 +6,7 @@ from integration.invoices import models as invoices_models
 from integration.licensing import models as licensing_models
 from integration.mail import models as mail_models
 from integration.masterdata import models as masterdata_models
+from integration.permissions import models as permissions_models
 from integration.quota import models as quota_models
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "licensing_models",
     "mail_models",
     "masterdata_models",
+    "permissions_models",
     "quota_models",
 ]

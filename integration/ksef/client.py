@@ -124,6 +124,7 @@ class KsefClient:
 
     def __init__(self, http: KsefHttp) -> None:
         self.http = http
+        self.permissions = PermissionsApi(http)
 
     # -- security and challenge --------------------------------------------------------
     def public_keys(self) -> list[PublicKey]:
@@ -394,3 +395,122 @@ def _metadata(row: dict[str, Any]) -> InvoiceMetadata:
         currency=str(row.get("currency") or "PLN"),
         permanent_storage_date=_time(row.get("permanentStorageDate")),
     )
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One permission KSeF holds in a context (one right of one grantee)."""
+
+    permission_id: str
+    grantee_type: str
+    grantee_value: str
+    scope: str
+    can_delegate: bool
+    active: bool
+    description: str
+
+
+class PermissionsApi:
+    """Grants in the caller's context: person and entity grants, revocation, operations."""
+
+    def __init__(self, http: KsefHttp) -> None:
+        self.http = http
+
+    def grant_person(
+        self,
+        *,
+        access_token: str,
+        identifier_type: str,
+        identifier: str,
+        permissions: list[str],
+        first_name: str,
+        last_name: str,
+        description: str,
+    ) -> str:
+        d = self.http.request(
+            "POST",
+            "/permissions/persons/grants",
+            bearer=access_token,
+            expect=(202,),
+            json={
+                "subjectIdentifier": {"type": identifier_type, "value": identifier},
+                "permissions": permissions,
+                "description": description,
+                "subjectDetails": {
+                    "subjectDetailsType": "PersonByIdentifier",
+                    "personById": {"firstName": first_name, "lastName": last_name},
+                },
+            },
+        ).json()
+        return str(d["referenceNumber"])
+
+    def grant_entity(
+        self,
+        *,
+        access_token: str,
+        nip: str,
+        permissions: list[str],
+        can_delegate: bool,
+        full_name: str,
+        description: str,
+    ) -> str:
+        d = self.http.request(
+            "POST",
+            "/permissions/entities/grants",
+            bearer=access_token,
+            expect=(202,),
+            json={
+                "subjectIdentifier": {"type": "Nip", "value": nip},
+                "permissions": [{"type": p, "canDelegate": can_delegate} for p in permissions],
+                "description": description,
+                "subjectDetails": {"fullName": full_name},
+            },
+        ).json()
+        return str(d["referenceNumber"])
+
+    def revoke(self, permission_id: str, *, access_token: str) -> str:
+        d = self.http.request(
+            "DELETE",
+            f"/permissions/common/grants/{permission_id}",
+            bearer=access_token,
+            expect=(202,),
+        ).json()
+        return str(d["referenceNumber"])
+
+    def operation_status(self, reference: str, *, access_token: str) -> tuple[int, str]:
+        d = self.http.request(
+            "GET", f"/permissions/operations/{reference}", bearer=access_token
+        ).json()
+        status = d["status"]
+        details = "; ".join(str(x) for x in status.get("details") or ())
+        text = str(status.get("description") or "")
+        return int(status["code"]), f"{text}: {details}" if details else text
+
+    def granted_in_context(self, *, access_token: str) -> list[Permission]:
+        """Every person and entity permission granted in the caller's context."""
+        out: list[Permission] = []
+        page = 0
+        while True:
+            d = self.http.request(
+                "POST",
+                "/permissions/query/persons/grants",
+                bearer=access_token,
+                params={"pageOffset": page, "pageSize": 100},
+                json={"queryType": "PermissionsInCurrentContext"},
+            ).json()
+            for item in d.get("permissions") or []:
+                who = item.get("authorizedIdentifier") or {}
+                out.append(
+                    Permission(
+                        permission_id=str(item["id"]),
+                        grantee_type=str(who.get("type") or ""),
+                        grantee_value=str(who.get("value") or ""),
+                        scope=str(item.get("permissionScope") or ""),
+                        can_delegate=bool(item.get("canDelegate")),
+                        active=item.get("permissionState", "Active") == "Active",
+                        description=str(item.get("description") or ""),
+                    )
+                )
+            if not d.get("hasMore"):
+                return out
+            page += 1

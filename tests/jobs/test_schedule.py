@@ -23,6 +23,11 @@ def test_every_periodic_job_resolves_to_a_function_without_required_arguments() 
         assert job.interval_seconds > 0
 
 
-def test_licence_deadlines_invoice_reconciliation_and_cost_sync_are_scheduled() -> None:
+def test_licence_deadlines_invoice_work_and_grant_mirroring_are_scheduled() -> None:
     names = {job.func.rsplit(".", 1)[1] for job in PERIODIC}
-    assert {"apply_licence_deadlines", "reconcile_invoices", "sync_all_costs"} <= names
+    assert {
+        "apply_licence_deadlines",
+        "reconcile_invoices",
+        "sync_all_costs",
+        "pull_all_grants",
+    } <= names

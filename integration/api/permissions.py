@@ -1,0 +1,83 @@
+"""Grants of a client in KSeF: to accountants by PESEL and to the bureau by NIP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from integration.api.auth import current_actor, require_json_for_session_writes
+from integration.permissions import service as permissions
+
+blp = Blueprint(
+    "permissions",
+    __name__,
+    url_prefix="/api/v1",
+    description="Who may read or write a client's invoices in KSeF; mirrored with KSeF",
+)
+blp.before_request(require_json_for_session_writes)
+
+
+class GrantSchema(Schema):
+    id = fields.Integer()
+    client_id = fields.Integer()
+    kind = fields.String(metadata={"description": "person (by PESEL) or entity (by NIP)"})
+    grantee_type = fields.String()
+    grantee_value = fields.String()
+    grantee_name = fields.String()
+    rights = fields.Function(lambda g: g.right_list)
+    can_delegate = fields.Boolean()
+    state = fields.String(metadata={"description": "pending, active, revoking, revoked or failed"})
+    source = fields.String(metadata={"description": "delegat, or ksef when made elsewhere"})
+    error = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class GrantListSchema(Schema):
+    items = fields.List(fields.Nested(GrantSchema))
+
+
+class GrantCreateSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["person", "entity"]))
+    identifier = fields.String(required=True, metadata={"description": "PESEL or NIP"})
+    name = fields.String(
+        required=True, metadata={"description": "first and last name, or the entity's full name"}
+    )
+    rights = fields.List(
+        fields.String(validate=validate.OneOf(list(permissions.RIGHTS))), required=True
+    )
+    can_delegate = fields.Boolean(load_default=False)
+
+
+class PulledSchema(Schema):
+    queued = fields.Boolean()
+
+
+@blp.route("/clients/<int:client_id>/grants")
+class Grants(MethodView):
+    @blp.response(200, GrantListSchema)
+    def get(self, client_id: int) -> dict[str, Any]:
+        return {"items": permissions.list_grants(current_actor(), client_id)}
+
+    @blp.arguments(GrantCreateSchema)
+    @blp.response(202, GrantSchema)
+    def post(self, args: dict[str, Any], client_id: int) -> Any:
+        """Grant invoice rights; KSeF confirms in the background (state pending → active)."""
+        return permissions.grant(current_actor(), client_id, **args)
+
+
+@blp.route("/clients/<int:client_id>/grants/<int:grant_id>", methods=["DELETE"])
+@blp.response(202, GrantSchema)
+def revoke_grant(client_id: int, grant_id: int) -> Any:
+    return permissions.revoke(current_actor(), client_id, grant_id)
+
+
+@blp.route("/clients/<int:client_id>/grants/pull", methods=["POST"])
+@blp.response(202, PulledSchema)
+def pull_grants(client_id: int) -> dict[str, bool]:
+    """Read the grants KSeF holds in the client's context and mirror them here."""
+    permissions.request_pull(current_actor(), client_id)
+    return {"queued": True}

@@ -1,0 +1,1 @@
+"""Grants of a client company in KSeF, made here and mirrored from KSeF."""

@@ -1,0 +1,358 @@
+"""Grants of a client company, kept in step with KSeF.
+
+A client's admin (or the bureau's admin) grants the right to read or write the client's
+invoices to a person by PESEL (an accountant) or to an entity by NIP (the bureau, which may
+be allowed to pass it on). The grant is recorded here first and carried to KSeF by a job,
+which follows KSeF's operation to its end and keeps the permission ids KSeF assigned, so that
+a revocation removes exactly those. Pulling reads what KSeF holds in the client's context:
+grants made elsewhere appear here, grants revoked elsewhere are marked revoked.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from integration.accounts import guards
+from integration.accounts.actor import Actor
+from integration.accounts.models import ClientCompany
+from integration.accounts.service import load_client
+from integration.core.clock import now
+from integration.core.db import transaction
+from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.core.identifiers import InvalidIdentifier, normalize_nip, normalize_pesel
+from integration.credentials.models import KsefCredential
+from integration.credentials.service import KsefRefused, access_token_for
+from integration.jobs import enqueue_after_commit, job_id
+from integration.ksef.errors import (
+    KsefError,
+    KsefForbidden,
+    KsefRateLimited,
+    KsefRejected,
+    KsefUnavailable,
+)
+from integration.ksef.runtime import current_client
+from integration.permissions.models import Grant, GrantState
+
+log = logging.getLogger(__name__)
+RIGHTS = ("InvoiceRead", "InvoiceWrite")
+_LIVE = (GrantState.PENDING, GrantState.ACTIVE, GrantState.REVOKING)
+MAX_WAIT = 300
+NEEDS_MANAGE = (
+    "KSeF refused: the credentials stored for this client may not manage permissions "
+    "(CredentialsManage); sign in with the owner's qualified signature and try again"
+)
+
+
+def _for_admin(s: Session, actor: Actor, client_id: int) -> ClientCompany:
+    client = load_client(s, actor, client_id)
+    actor.require_scope("clients:write")
+    if not actor.administers_client(client):
+        raise Forbidden("only the client's admin or the bureau's admin changes grants")
+    guards.check_client_writable(s, client)
+    return client
+
+
+def _enqueue(s: Session, func: str, *parts: object, delay: float = 0, **kwargs: object) -> None:
+    enqueue_after_commit(
+        s,
+        f"integration.permissions.jobs.{func}",
+        job_id=job_id(func.replace("_", "-"), *parts),
+        queue="ksef",
+        delay=timedelta(seconds=delay) if delay else None,
+        **kwargs,
+    )
+
+
+def list_grants(actor: Actor, client_id: int) -> list[Grant]:
+    with transaction() as s:
+        load_client(s, actor, client_id)
+        return list(
+            s.scalars(select(Grant).where(Grant.client_id == client_id).order_by(Grant.id.desc()))
+        )
+
+
+def _rights(rights: list[str]) -> str:
+    if not rights or any(r not in RIGHTS for r in rights):
+        raise ValidationFailed.single("rights", f"one or both of {', '.join(RIGHTS)}")
+    return " ".join(sorted(set(rights)))
+
+
+def _grantee(kind: str, identifier: str, name: str) -> tuple[str, str, str]:
+    """(type, normalized identifier, display name) or a field error."""
+    try:
+        if kind == "person":
+            value, kind_name = normalize_pesel(identifier), "Pesel"
+        elif kind == "entity":
+            value, kind_name = normalize_nip(identifier), "Nip"
+        else:
+            raise ValidationFailed.single("kind", "person (by PESEL) or entity (by NIP)")
+    except InvalidIdentifier as exc:
+        raise ValidationFailed.single("identifier", str(exc)) from None
+    name = " ".join(name.split())
+    if kind == "person" and (len(name.split(" ")) < 2 or len(name) > 110):
+        raise ValidationFailed.single("name", "the person's first and last name")
+    if kind == "entity" and not 5 <= len(name) <= 90:
+        raise ValidationFailed.single("name", "the entity's full name, 5 to 90 characters")
+    return kind_name, value, name
+
+
+def grant(
+    actor: Actor,
+    client_id: int,
+    *,
+    kind: str,
+    identifier: str,
+    name: str,
+    rights: list[str],
+    can_delegate: bool = False,
+) -> Grant:
+    grantee_type, value, display = _grantee(kind, identifier, name)
+    joined = _rights(rights)
+    if can_delegate and kind != "entity":
+        raise ValidationFailed.single("can_delegate", "only an entity may pass rights on")
+    with transaction() as s:
+        client = _for_admin(s, actor, client_id)
+        if grantee_type == "Nip" and value == client.nip:
+            raise ValidationFailed.single("identifier", "the client holds its own rights")
+        existing = s.scalar(
+            select(Grant).where(
+                Grant.client_id == client_id,
+                Grant.grantee_value == value,
+                Grant.state.in_(_LIVE),
+            )
+        )
+        if existing is not None:
+            raise Conflict(
+                f"{display} already has a grant here ({existing.state.value}); revoke it first",
+                grant_id=existing.id,
+            )
+        stamp = now()
+        row = Grant(
+            client_id=client_id,
+            kind=kind,
+            grantee_type=grantee_type,
+            grantee_value=value,
+            grantee_name=display,
+            rights=joined,
+            can_delegate=can_delegate,
+            state=GrantState.PENDING,
+            created_by_user_id=actor.user_id,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        s.add(row)
+        s.flush()
+        _enqueue(s, "apply_grant", row.id, 0, grant_id=row.id)
+    return row
+
+
+def revoke(actor: Actor, client_id: int, grant_id: int) -> Grant:
+    with transaction() as s:
+        _for_admin(s, actor, client_id)
+        row = s.get(Grant, grant_id)
+        if row is None or row.client_id != client_id:
+            raise NotFound("no such grant")
+        if row.state in (GrantState.REVOKED, GrantState.REVOKING):
+            return row
+        if row.state == GrantState.FAILED or not row.ksef_ids:
+            if row.state == GrantState.PENDING and row.operation_reference:
+                raise Conflict("KSeF is still processing this grant; revoke it in a moment")
+            row.state, row.updated_at = GrantState.REVOKED, now()
+            return row
+        row.state, row.updated_at = GrantState.REVOKING, now()
+        _enqueue(s, "apply_grant", row.id, "revoke", grant_id=row.id)
+    return row
+
+
+def request_pull(actor: Actor, client_id: int) -> None:
+    with transaction() as s:
+        load_client(s, actor, client_id)
+        _enqueue(s, "pull_grants", client_id, client_id=client_id)
+
+
+# ---------------------------------------------------------------------------- jobs
+def _set(grant_id: int, expected: GrantState, **values: object) -> None:
+    with transaction() as s:
+        s.execute(
+            update(Grant)
+            .where(Grant.id == grant_id, Grant.state == expected)
+            .values(updated_at=now(), **values)
+        )
+
+
+def _again(grant_id: int, attempt: int, delay: float) -> str:
+    with transaction() as s:
+        _enqueue(
+            s,
+            "apply_grant",
+            grant_id,
+            attempt + 1,
+            delay=max(delay, 1.0),
+            grant_id=grant_id,
+            attempt=attempt + 1,
+        )
+    return "rescheduled"
+
+
+def apply_grant(grant_id: int, attempt: int = 0) -> str:  # noqa: PLR0911 - one outcome per KSeF answer
+    """Carry a pending grant or a revocation to KSeF and follow it to its end."""
+    with transaction() as s:
+        row = s.get(Grant, grant_id)
+        if row is None or row.state not in (GrantState.PENDING, GrantState.REVOKING):
+            return "nothing to do"
+        state, client_id = row.state, row.client_id
+    try:
+        access = access_token_for(client_id)
+    except (Conflict, KsefRefused) as exc:
+        _set(grant_id, state, state=GrantState.FAILED, error=str(exc)[:1000])
+        return "failed"
+    except KsefError:
+        return _again(grant_id, attempt, min(2**attempt, MAX_WAIT))
+    try:
+        if state == GrantState.REVOKING:
+            return _revoke(grant_id, access)
+        return _grant(grant_id, access, attempt)
+    except (KsefUnavailable, KsefRateLimited) as exc:
+        wait = exc.retry_after if isinstance(exc, KsefRateLimited) else 2**attempt
+        return _again(grant_id, attempt, min(wait, MAX_WAIT))
+    except KsefForbidden:
+        _set(grant_id, state, state=GrantState.FAILED, error=NEEDS_MANAGE)
+        return "failed"
+    except KsefRejected as exc:
+        _set(grant_id, state, state=GrantState.FAILED, error=f"KSeF refused: {exc}"[:1000])
+        return "failed"
+
+
+def _grant(grant_id: int, access: str, attempt: int) -> str:
+    api = current_client().permissions
+    with transaction() as s:
+        row = s.get(Grant, grant_id)
+        assert row is not None
+        reference, client_id = row.operation_reference, row.client_id
+        kind, value, name, rights = row.kind, row.grantee_value, row.grantee_name, row.right_list
+        can_delegate = row.can_delegate
+        client = s.get(ClientCompany, client_id)
+        assert client is not None
+        description = f"Delegat: {client.name}"[:256]
+    if reference is None:
+        if kind == "person":
+            first, _, last = name.partition(" ")
+            reference = api.grant_person(
+                access_token=access,
+                identifier_type="Pesel",
+                identifier=value,
+                permissions=rights,
+                first_name=first[:30],
+                last_name=last[:81],
+                description=description,
+            )
+        else:
+            reference = api.grant_entity(
+                access_token=access,
+                nip=value,
+                permissions=rights,
+                can_delegate=can_delegate,
+                full_name=name,
+                description=description,
+            )
+        _set(grant_id, GrantState.PENDING, operation_reference=reference)
+    code, text = api.operation_status(reference, access_token=access)
+    if code < 200:
+        return _again(grant_id, attempt, min(2**attempt, MAX_WAIT))
+    if code != 200:
+        _set(grant_id, GrantState.PENDING, state=GrantState.FAILED, error=f"KSeF: {text}"[:1000])
+        return "failed"
+    ids = [
+        p.permission_id
+        for p in api.granted_in_context(access_token=access)
+        if p.active and p.grantee_value == value and p.scope in rights
+    ]
+    _set(grant_id, GrantState.PENDING, state=GrantState.ACTIVE, ksef_ids=" ".join(ids), error="")
+    return "active"
+
+
+def _revoke(grant_id: int, access: str) -> str:
+    api = current_client().permissions
+    with transaction() as s:
+        row = s.get(Grant, grant_id)
+        assert row is not None
+        ids = row.ksef_ids.split()
+    held = {p.permission_id for p in api.granted_in_context(access_token=access) if p.active}
+    for permission_id in ids:
+        if permission_id in held:  # a repeated run skips what is gone already
+            api.revoke(permission_id, access_token=access)
+    _set(grant_id, GrantState.REVOKING, state=GrantState.REVOKED)
+    return "revoked"
+
+
+def pull_grants(client_id: int) -> str:
+    """Mirror KSeF: grants of invoice rights made elsewhere appear, revoked ones close."""
+    try:
+        access = access_token_for(client_id)
+    except (Conflict, KsefRefused, KsefError) as exc:
+        log.info("grants of client %s cannot be read: %s", client_id, exc)
+        return "no-credentials"
+    held = [
+        p
+        for p in current_client().permissions.granted_in_context(access_token=access)
+        if p.active and p.scope in RIGHTS
+    ]
+    held_ids = {p.permission_id for p in held}
+    added = closed = 0
+    with transaction() as s:
+        rows = s.scalars(
+            select(Grant).where(Grant.client_id == client_id, Grant.state.in_(_LIVE))
+        ).all()
+        known = {i for r in rows for i in r.ksef_ids.split()}
+        for row in rows:
+            if (
+                row.state == GrantState.ACTIVE
+                and row.ksef_ids
+                and not (set(row.ksef_ids.split()) & held_ids)
+            ):
+                row.state, row.error, row.updated_at = GrantState.REVOKED, "revoked in KSeF", now()
+                closed += 1
+        fresh: dict[tuple[str, str], list[str]] = {}
+        delegate: dict[tuple[str, str], bool] = {}
+        for p in held:
+            if p.permission_id not in known:
+                key = (p.grantee_type, p.grantee_value)
+                fresh.setdefault(key, []).append(p.permission_id)
+                delegate[key] = delegate.get(key, False) or p.can_delegate
+        for (grantee_type, value), ids in fresh.items():
+            scopes = sorted({p.scope for p in held if p.permission_id in ids})
+            stamp = now()
+            s.add(
+                Grant(
+                    client_id=client_id,
+                    kind="entity" if grantee_type == "Nip" else "person",
+                    grantee_type=grantee_type,
+                    grantee_value=value,
+                    grantee_name="",
+                    rights=" ".join(scopes),
+                    can_delegate=delegate[(grantee_type, value)],
+                    state=GrantState.ACTIVE,
+                    source="ksef",
+                    ksef_ids=" ".join(ids),
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            )
+            added += 1
+    return f"added {added}, closed {closed}"
+
+
+def pull_all() -> int:
+    """Periodic: mirror the grants of every client whose KSeF credentials the service holds."""
+    with transaction() as s:
+        client_ids = s.scalars(
+            select(KsefCredential.client_id).where(KsefCredential.client_id.is_not(None)).distinct()
+        ).all()
+        for client_id in client_ids:
+            assert client_id is not None
+            _enqueue(s, "pull_grants", client_id, client_id=client_id)
+    return len(client_ids)
