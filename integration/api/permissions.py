@@ -81,3 +81,20 @@ def pull_grants(client_id: int) -> dict[str, bool]:
     """Read the grants KSeF holds in the client's context and mirror them here."""
     permissions.request_pull(current_actor(), client_id)
     return {"queued": True}
+
+
+class IndirectGrantSchema(Schema):
+    client_id = fields.Integer(required=True)
+    identifier = fields.String(required=True, metadata={"description": "the person's PESEL"})
+    name = fields.String(required=True, metadata={"description": "first and last name"})
+    rights = fields.List(
+        fields.String(validate=validate.OneOf(list(permissions.RIGHTS))), required=True
+    )
+
+
+@blp.route("/bureaus/<int:bureau_id>/grants", methods=["POST"])
+@blp.arguments(IndirectGrantSchema)
+@blp.response(202, GrantSchema)
+def grant_indirect(args: dict[str, Any], bureau_id: int) -> Any:
+    """Pass rights a client gave the bureau on to one of the bureau's people (by PESEL)."""
+    return permissions.grant_indirect(current_actor(), bureau_id, **args)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from integration.accounts import guards
@@ -297,15 +297,79 @@ def login_with_seal(
         )
         if stored is None:
             raise Conflict("the bureau has no seal; upload it first")
-        material, nip = vault.unseal(stored.ciphertext), client.nip
-    key_pem, _, cert_pem = material.partition(b"\n-----BEGIN CERTIFICATE")
-    seal = xades.Seal(key_pem, b"-----BEGIN CERTIFICATE" + cert_pem)
+        seal, nip = _seal_of(stored), client.nip
 
     def signed() -> bytes:
         challenge = current_client().challenge()
         return xades.sign_with_seal(xades.auth_token_request(challenge.challenge, nip), seal)
 
     return _login_with_signed(actor, client_id, signed, mint_token)
+
+
+def _seal_of(stored: KsefCredential) -> xades.Seal:
+    material = vault.unseal(stored.ciphertext)
+    key_pem, _, cert_pem = material.partition(b"\n-----BEGIN CERTIFICATE")
+    return xades.Seal(key_pem, b"-----BEGIN CERTIFICATE" + cert_pem)
+
+
+def bureau_access_token(bureau_id: int) -> str:
+    """An access token in the bureau's own KSeF context, signed in with the bureau's seal.
+
+    The bureau acts in its own context when it passes rights on to its people (indirect
+    grants); the session is kept encrypted and reused until shortly before it expires.
+    """
+    at = now()
+    with transaction() as s:
+        bureau = s.get(Bureau, bureau_id)
+        if bureau is None:
+            raise NotFound("no such bureau")
+        rows = {
+            row.kind: row
+            for row in s.scalars(
+                select(KsefCredential).where(
+                    KsefCredential.bureau_id == bureau_id,
+                    KsefCredential.kind.in_(("seal", "bureau_session")),
+                )
+            )
+        }
+        session = rows.get("bureau_session")
+        if session is not None and session.expires_at and session.expires_at - REFRESH_MARGIN > at:
+            return vault.unseal(session.ciphertext).decode().partition("\n")[0]
+        stored = rows.get("seal")
+        if stored is None:
+            raise Conflict(
+                "the bureau has no seal: upload it so that Delegat can act in the bureau's "
+                "own KSeF context"
+            )
+        seal, nip = _seal_of(stored), bureau.nip
+    ksef = current_client()
+    challenge = ksef.challenge()
+    signed = xades.sign_with_seal(xades.auth_token_request(challenge.challenge, nip), seal)
+    try:
+        auth = wait_and_redeem(ksef, ksef.auth_xades(signed))
+    except AuthenticationFailed as exc:
+        raise KsefRefused(f"KSeF refused the bureau's seal: {exc}") from None
+    pair = f"{auth.tokens.access.token}\n{auth.tokens.refresh.token}".encode()
+    with transaction() as s:
+        s.execute(
+            delete(KsefCredential).where(
+                KsefCredential.bureau_id == bureau_id, KsefCredential.kind == "bureau_session"
+            )
+        )
+        s.add(
+            KsefCredential(
+                kind="bureau_session",
+                bureau_id=bureau_id,
+                context_nip=nip,
+                ciphertext=vault.seal(pair),
+                fingerprint=vault.fingerprint(pair),
+                ksef_reference=auth.reference_number,
+                expires_at=auth.tokens.access.valid_until,
+                refresh_expires_at=auth.tokens.refresh.valid_until,
+                label="KSeF session of the bureau",
+            )
+        )
+    return auth.tokens.access.token
 
 
 # ---------------------------------------------------------------------------- use

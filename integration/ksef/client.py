@@ -408,6 +408,7 @@ class Permission:
     can_delegate: bool
     active: bool
     description: str
+    target_value: str | None = None
 
 
 class PermissionsApi:
@@ -468,6 +469,36 @@ class PermissionsApi:
         ).json()
         return str(d["referenceNumber"])
 
+    def grant_indirect(
+        self,
+        *,
+        access_token: str,
+        pesel: str,
+        permissions: list[str],
+        first_name: str,
+        last_name: str,
+        target_nip: str,
+        description: str,
+    ) -> str:
+        """In the bureau's context: pass rights the client gave the bureau on to a person."""
+        d = self.http.request(
+            "POST",
+            "/permissions/indirect/grants",
+            bearer=access_token,
+            expect=(202,),
+            json={
+                "subjectIdentifier": {"type": "Pesel", "value": pesel},
+                "targetIdentifier": {"type": "Nip", "value": target_nip},
+                "permissions": permissions,
+                "description": description,
+                "subjectDetails": {
+                    "subjectDetailsType": "PersonByIdentifier",
+                    "personById": {"firstName": first_name, "lastName": last_name},
+                },
+            },
+        ).json()
+        return str(d["referenceNumber"])
+
     def revoke(self, permission_id: str, *, access_token: str) -> str:
         d = self.http.request(
             "DELETE",
@@ -486,8 +517,11 @@ class PermissionsApi:
         text = str(status.get("description") or "")
         return int(status["code"]), f"{text}: {details}" if details else text
 
-    def granted_in_context(self, *, access_token: str) -> list[Permission]:
-        """Every person and entity permission granted in the caller's context."""
+    def granted_in_context(
+        self, *, access_token: str, query_type: str = "PermissionsInCurrentContext"
+    ) -> list[Permission]:
+        """Permissions of the caller's context: held in it (persons and entities), or with
+        ``PermissionsGrantedInCurrentContext`` also those it passed on (indirect)."""
         out: list[Permission] = []
         page = 0
         while True:
@@ -496,7 +530,7 @@ class PermissionsApi:
                 "/permissions/query/persons/grants",
                 bearer=access_token,
                 params={"pageOffset": page, "pageSize": 100},
-                json={"queryType": "PermissionsInCurrentContext"},
+                json={"queryType": query_type},
             ).json()
             for item in d.get("permissions") or []:
                 who = item.get("authorizedIdentifier") or {}
@@ -509,6 +543,7 @@ class PermissionsApi:
                         can_delegate=bool(item.get("canDelegate")),
                         active=item.get("permissionState", "Active") == "Active",
                         description=str(item.get("description") or ""),
+                        target_value=(item.get("targetIdentifier") or {}).get("value"),
                     )
                 )
             if not d.get("hasMore"):

@@ -25,8 +25,13 @@ from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from integration.core.identifiers import InvalidIdentifier, normalize_nip, normalize_pesel
 from integration.credentials.models import KsefCredential
-from integration.credentials.service import KsefRefused, access_token_for
+from integration.credentials.service import (
+    KsefRefused,
+    access_token_for,
+    bureau_access_token,
+)
 from integration.jobs import enqueue_after_commit, job_id
+from integration.ksef.client import Permission, PermissionsApi
 from integration.ksef.errors import (
     KsefError,
     KsefForbidden,
@@ -150,6 +155,53 @@ def grant(
     return row
 
 
+def grant_indirect(
+    actor: Actor, bureau_id: int, *, client_id: int, identifier: str, name: str, rights: list[str]
+) -> Grant:
+    """The bureau passes rights a client gave it on to one of its people (by PESEL).
+
+    Done in the bureau's own KSeF context (signed in with the bureau's seal); KSeF accepts it
+    only for rights the client let the bureau pass on.
+    """
+    grantee_type, value, display = _grantee("person", identifier, name)
+    joined = _rights(rights)
+    with transaction() as s:
+        client = load_client(s, actor, client_id)
+        actor.require_scope("clients:write")
+        if client.bureau_id != bureau_id:
+            raise NotFound("no such client of this bureau")
+        if not actor.administers_bureau(bureau_id):
+            raise Forbidden("only the bureau's admin passes rights on to its people")
+        guards.check_client_writable(s, client)
+        existing = s.scalar(
+            select(Grant).where(
+                Grant.client_id == client_id,
+                Grant.kind == "indirect",
+                Grant.grantee_value == value,
+                Grant.state.in_(_LIVE),
+            )
+        )
+        if existing is not None:
+            raise Conflict(f"{display} already has these rights through the bureau; revoke first")
+        stamp = now()
+        row = Grant(
+            client_id=client_id,
+            kind="indirect",
+            grantee_type=grantee_type,
+            grantee_value=value,
+            grantee_name=display,
+            rights=joined,
+            state=GrantState.PENDING,
+            created_by_user_id=actor.user_id,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        s.add(row)
+        s.flush()
+        _enqueue(s, "apply_grant", row.id, 0, grant_id=row.id)
+    return row
+
+
 def revoke(actor: Actor, client_id: int, grant_id: int) -> Grant:
     with transaction() as s:
         _for_admin(s, actor, client_id)
@@ -204,9 +256,12 @@ def apply_grant(grant_id: int, attempt: int = 0) -> str:  # noqa: PLR0911 - one 
         row = s.get(Grant, grant_id)
         if row is None or row.state not in (GrantState.PENDING, GrantState.REVOKING):
             return "nothing to do"
-        state, client_id = row.state, row.client_id
+        state, client_id, indirect = row.state, row.client_id, row.kind == "indirect"
+        client = s.get(ClientCompany, client_id)
+        assert client is not None
+        bureau_id = client.bureau_id
     try:
-        access = access_token_for(client_id)
+        access = bureau_access_token(bureau_id) if indirect else access_token_for(client_id)
     except (Conflict, KsefRefused) as exc:
         _set(grant_id, state, state=GrantState.FAILED, error=str(exc)[:1000])
         return "failed"
@@ -237,9 +292,20 @@ def _grant(grant_id: int, access: str, attempt: int) -> str:
         can_delegate = row.can_delegate
         client = s.get(ClientCompany, client_id)
         assert client is not None
-        description = f"Delegat: {client.name}"[:256]
+        description, client_nip = f"Delegat: {client.name}"[:256], client.nip
     if reference is None:
-        if kind == "person":
+        if kind == "indirect":
+            first, _, last = name.partition(" ")
+            reference = api.grant_indirect(
+                access_token=access,
+                pesel=value,
+                permissions=rights,
+                first_name=first[:30],
+                last_name=last[:81],
+                target_nip=client_nip,
+                description=description,
+            )
+        elif kind == "person":
             first, _, last = name.partition(" ")
             reference = api.grant_person(
                 access_token=access,
@@ -268,11 +334,19 @@ def _grant(grant_id: int, access: str, attempt: int) -> str:
         return "failed"
     ids = [
         p.permission_id
-        for p in api.granted_in_context(access_token=access)
-        if p.active and p.grantee_value == value and p.scope in rights
+        for p in _held(api, access, indirect=kind == "indirect")
+        if p.active
+        and p.grantee_value == value
+        and p.scope in rights
+        and (kind != "indirect" or p.target_value == client_nip)
     ]
     _set(grant_id, GrantState.PENDING, state=GrantState.ACTIVE, ksef_ids=" ".join(ids), error="")
     return "active"
+
+
+def _held(api: PermissionsApi, access: str, *, indirect: bool) -> list[Permission]:
+    query = "PermissionsGrantedInCurrentContext" if indirect else "PermissionsInCurrentContext"
+    return api.granted_in_context(access_token=access, query_type=query)
 
 
 def _revoke(grant_id: int, access: str) -> str:
@@ -280,8 +354,8 @@ def _revoke(grant_id: int, access: str) -> str:
     with transaction() as s:
         row = s.get(Grant, grant_id)
         assert row is not None
-        ids = row.ksef_ids.split()
-    held = {p.permission_id for p in api.granted_in_context(access_token=access) if p.active}
+        ids, indirect = row.ksef_ids.split(), row.kind == "indirect"
+    held = {p.permission_id for p in _held(api, access, indirect=indirect) if p.active}
     for permission_id in ids:
         if permission_id in held:  # a repeated run skips what is gone already
             api.revoke(permission_id, access_token=access)
@@ -305,7 +379,11 @@ def pull_grants(client_id: int) -> str:
     added = closed = 0
     with transaction() as s:
         rows = s.scalars(
-            select(Grant).where(Grant.client_id == client_id, Grant.state.in_(_LIVE))
+            select(Grant).where(
+                Grant.client_id == client_id,
+                Grant.state.in_(_LIVE),
+                Grant.kind != "indirect",  # those live in the bureau's context
+            )
         ).all()
         known = {i for r in rows for i in r.ksef_ids.split()}
         for row in rows:

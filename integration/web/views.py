@@ -17,6 +17,7 @@ from integration.credentials import service as credentials
 from integration.invoices import archive
 from integration.invoices import service as invoice_service
 from integration.licensing import service as licensing
+from integration.permissions import service as permissions
 
 bp = Blueprint("web", __name__, template_folder="templates")
 _CSRF_KEY = "csrf"
@@ -140,7 +141,8 @@ def setup_password() -> Response | tuple[str, int] | str:
 
 @bp.route("/clients/<int:client_id>/ksef", methods=["GET", "POST"])
 def ksef_credentials(client_id: int) -> Response | tuple[str, int] | str:
-    """A client's KSeF credentials: paste a token, sign a prepared file, delete."""
+    """A client's KSeF credentials and grants: paste a token, sign a prepared file, delete;
+    grant and revoke invoice rights."""
     try:
         actor = current_actor()
     except Unauthenticated:
@@ -181,6 +183,23 @@ def ksef_credentials(client_id: int) -> Response | tuple[str, int] | str:
                     actor, client_id, int(request.form.get("credential_id", "0"))
                 )
                 notice = "The credential was deleted and revoked in KSeF."
+            elif action == "grant":
+                made = permissions.grant(
+                    actor,
+                    client_id,
+                    kind=request.form.get("kind", ""),
+                    identifier=request.form.get("identifier", ""),
+                    name=request.form.get("name", ""),
+                    rights=request.form.getlist("rights"),
+                    can_delegate=bool(request.form.get("can_delegate")),
+                )
+                notice = f"The grant to {made.grantee_name} is on its way to KSeF."
+            elif action == "revoke":
+                permissions.revoke(actor, client_id, int(request.form.get("grant_id", "0")))
+                notice = "The grant is being revoked in KSeF."
+            elif action == "pull":
+                permissions.request_pull(actor, client_id)
+                notice = "Reading the grants KSeF holds; reload in a moment."
         except DomainError as exc:
             error = exc.detail
     html = render_template(
@@ -189,6 +208,7 @@ def ksef_credentials(client_id: int) -> Response | tuple[str, int] | str:
         error=error,
         notice=notice,
         rows=credentials.list_credentials(actor, client_id),
+        grants=permissions.list_grants(actor, client_id),
     )
     return (html, 422) if error else html
 

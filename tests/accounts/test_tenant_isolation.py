@@ -25,6 +25,12 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("api.BureauItem", "PATCH"): {"name": "Hijacked"},
     ("api.BureauClients", "POST"): {"nip": "1112223332", "name": "Planted"},
     ("api.ClientItem", "PATCH"): {"name": "Hijacked"},
+    ("permissions.grant_indirect", "POST"): {
+        "client_id": 1,
+        "identifier": "90031204568",
+        "name": "Ewa Nowak",
+        "rights": ["InvoiceWrite"],
+    },
     ("permissions.Grants", "POST"): {
         "kind": "person",
         "identifier": "90031204568",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from integration.accounts.models import Bureau
 from integration.core.db import db
+from integration.ksef_sandbox import testkit
 from integration.ksef_sandbox.cli import grant as sandbox_grant
 from integration.ksef_sandbox.cli import make_token
 from integration.ksef_sandbox.state import Grant as KsefGrant
@@ -223,3 +225,152 @@ def test_pull_mirrors_grants_made_and_revoked_in_ksef(
     [closed] = owner.get(f"/api/v1/clients/{client_id}/grants").json["items"]
     assert closed["state"] == "revoked"
     assert closed["error"] == "revoked in KSeF"
+
+
+def _upload_seal(app: Flask, http: FlaskClient, bureau_id: int) -> None:
+    with app.app_context():
+        bureau = db.session.get(Bureau, bureau_id)
+        assert bureau is not None
+        seal = testkit.seal_certificate("Biuro Rachunkowe Test", bureau.nip)
+    uploaded = http.post(
+        f"/api/v1/bureaus/{bureau_id}/ksef/seal?format=pem",
+        data=seal.private_key_pem + seal.certificate_pem,
+        content_type="application/x-pem-file",
+        headers={"X-Requested-With": "test"},
+    )
+    assert uploaded.status_code == 201, uploaded.json
+
+
+def _bureau_nip(app: Flask, bureau_id: int) -> str:
+    with app.app_context():
+        bureau = db.session.get(Bureau, bureau_id)
+        assert bureau is not None
+        return bureau.nip
+
+
+def test_bureau_passes_delegable_rights_on_to_its_accountant_in_its_own_context(
+    app: Flask, ksef_sandbox: Flask, make_world: Callable[..., World], settle: Callable[[], int]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    client, bureau = client_nip(app, client_id), _bureau_nip(app, w.bureau_id)
+    sandbox_grant(
+        sandbox_store(ksef_sandbox),
+        kind="entity",
+        context_nip=client,
+        grantee_type="Nip",
+        grantee_value=bureau,
+        permissions=["InvoiceRead", "InvoiceWrite"],
+        can_delegate=True,
+    )
+    admin = signed_in(app, w.admin_email)
+    _upload_seal(app, admin, w.bureau_id)
+    body = {
+        "client_id": client_id,
+        "identifier": PESEL,
+        "name": "Ewa Nowak",
+        "rights": ["InvoiceWrite"],
+    }
+    made = admin.post(f"/api/v1/bureaus/{w.bureau_id}/grants", json=body)
+    assert made.status_code == 202, made.json
+    settle()
+    assert _state(admin, client_id, made.json["id"])["state"] == "active"
+    with sandbox_store(ksef_sandbox).session() as s:
+        [held] = s.scalars(
+            select(KsefGrant).where(
+                KsefGrant.kind == "indirect",
+                KsefGrant.grantee_value == PESEL,
+                KsefGrant.context_value == bureau,
+            )
+        ).all()
+        assert (held.context_value, held.target_value, held.permission) == (
+            bureau,
+            client,
+            "InvoiceWrite",
+        )
+    assert admin.delete(f"/api/v1/clients/{client_id}/grants/{made.json['id']}").status_code == 202
+    settle()
+    assert _state(admin, client_id, made.json["id"])["state"] == "revoked"
+    with sandbox_store(ksef_sandbox).session() as s:
+        revoked = s.scalar(
+            select(KsefGrant.revoked_at).where(
+                KsefGrant.kind == "indirect", KsefGrant.context_value == bureau
+            )
+        )
+        assert revoked is not None
+
+
+def test_rights_the_client_did_not_let_the_bureau_pass_on_are_refused_by_ksef(
+    app: Flask, ksef_sandbox: Flask, make_world: Callable[..., World], settle: Callable[[], int]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    sandbox_grant(
+        sandbox_store(ksef_sandbox),
+        kind="entity",
+        context_nip=client_nip(app, client_id),
+        grantee_type="Nip",
+        grantee_value=_bureau_nip(app, w.bureau_id),
+        permissions=["InvoiceRead"],
+        can_delegate=False,
+    )
+    admin = signed_in(app, w.admin_email)
+    _upload_seal(app, admin, w.bureau_id)
+    body = {
+        "client_id": client_id,
+        "identifier": PESEL,
+        "name": "Ewa Nowak",
+        "rights": ["InvoiceRead"],
+    }
+    made = admin.post(f"/api/v1/bureaus/{w.bureau_id}/grants", json=body)
+    settle()
+    failed = _state(admin, client_id, made.json["id"])
+    assert failed["state"] == "failed"
+    assert "delegate" in failed["error"]
+    accountant = signed_in(app, w.accountant_email)
+    assert accountant.post(f"/api/v1/bureaus/{w.bureau_id}/grants", json=body).status_code == 403
+
+
+def test_indirect_grant_without_a_bureau_seal_fails_saying_so(
+    app: Flask, make_world: Callable[..., World], settle: Callable[[], int]
+) -> None:
+    w = make_world()
+    admin = signed_in(app, w.admin_email)
+    body = {
+        "client_id": w.client_ids[0],
+        "identifier": PESEL,
+        "name": "Ewa Nowak",
+        "rights": ["InvoiceRead"],
+    }
+    made = admin.post(f"/api/v1/bureaus/{w.bureau_id}/grants", json=body)
+    assert made.status_code == 202
+    settle()
+    failed = _state(admin, w.client_ids[0], made.json["id"])
+    assert failed["state"] == "failed"
+    assert "seal" in failed["error"]
+
+
+def test_ksef_page_grants_and_shows_a_readable_error(
+    app: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    owner = signed_in(app, w.client_admin_email)
+    page = owner.get(f"/clients/{client_id}/ksef")
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    form = {
+        "csrf_token": token.group(1),
+        "action": "grant",
+        "kind": "person",
+        "name": "Ewa Nowak",
+        "rights": ["InvoiceRead", "InvoiceWrite"],
+    }
+    bad = owner.post(f"/clients/{client_id}/ksef", data={**form, "identifier": "12345"})
+    assert bad.status_code == 422
+    assert "PESEL" in bad.text
+    good = owner.post(f"/clients/{client_id}/ksef", data={**form, "identifier": PESEL})
+    assert good.status_code == 200
+    assert "on its way to KSeF" in good.text
+    assert "grant-pending" in good.text
