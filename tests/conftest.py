@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -319,3 +321,36 @@ def make_token(app: Flask) -> Callable[..., str]:
         return str(response.json["access_token"])
 
     return make
+
+
+# ------------------------------------------------------------------ real worker processes
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def worker_env(settings: Settings, ksef_url: str) -> dict[str, str]:
+    """The environment of a worker process of this test run, talking to ``ksef_url``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DELEGAT_")}
+    return env | {
+        "DELEGAT_DATABASE_URL": settings.database_url,
+        "DELEGAT_REDIS_URL": settings.redis_url or "",
+        "DELEGAT_KSEF_BASE_URL": f"{ksef_url}/v2",
+        "DELEGAT_SECRET_KEY": "x",
+        "DELEGAT_CREDENTIAL_ENCRYPTION_KEY": settings.credential_encryption_key or "",
+    }
+
+
+def run_workers(env: dict[str, str], *, count: int = 2, timeout: float = 120) -> None:
+    """One round of ``count`` real burst workers on the ksef queue, side by side."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py"), "--burst", "--queues", "ksef"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(count)
+    ]
+    for worker in workers:
+        _, err = worker.communicate(timeout=timeout)
+        assert worker.returncode == 0, err.decode()[-2000:]

@@ -411,6 +411,18 @@ class Permission:
     target_value: str | None = None
 
 
+def _person(
+    identifier_type: str, identifier: str, first_name: str, last_name: str
+) -> dict[str, Any]:
+    return {
+        "subjectIdentifier": {"type": identifier_type, "value": identifier},
+        "subjectDetails": {
+            "subjectDetailsType": "PersonByIdentifier",
+            "personById": {"firstName": first_name, "lastName": last_name},
+        },
+    }
+
+
 class PermissionsApi:
     """Grants in the caller's context: person and entity grants, revocation, operations."""
 
@@ -434,13 +446,9 @@ class PermissionsApi:
             bearer=access_token,
             expect=(202,),
             json={
-                "subjectIdentifier": {"type": identifier_type, "value": identifier},
+                **_person(identifier_type, identifier, first_name, last_name),
                 "permissions": permissions,
                 "description": description,
-                "subjectDetails": {
-                    "subjectDetailsType": "PersonByIdentifier",
-                    "personById": {"firstName": first_name, "lastName": last_name},
-                },
             },
         ).json()
         return str(d["referenceNumber"])
@@ -487,14 +495,10 @@ class PermissionsApi:
             bearer=access_token,
             expect=(202,),
             json={
-                "subjectIdentifier": {"type": "Pesel", "value": pesel},
+                **_person("Pesel", pesel, first_name, last_name),
                 "targetIdentifier": {"type": "Nip", "value": target_nip},
                 "permissions": permissions,
                 "description": description,
-                "subjectDetails": {
-                    "subjectDetailsType": "PersonByIdentifier",
-                    "personById": {"firstName": first_name, "lastName": last_name},
-                },
             },
         ).json()
         return str(d["referenceNumber"])

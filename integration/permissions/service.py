@@ -105,6 +105,52 @@ def _grantee(kind: str, identifier: str, name: str) -> tuple[str, str, str]:
     return kind_name, value, name
 
 
+def _record(
+    s: Session,
+    actor: Actor,
+    client_id: int,
+    *,
+    kind: str,
+    grantee: tuple[str, str, str],
+    rights: str,
+    can_delegate: bool = False,
+) -> Grant:
+    """A pending grant, unless the grantee already holds a live one of this kind."""
+    grantee_type, value, display = grantee
+    direct = Grant.kind != "indirect"
+    existing = s.scalar(
+        select(Grant).where(
+            Grant.client_id == client_id,
+            Grant.grantee_value == value,
+            Grant.state.in_(_LIVE),
+            Grant.kind == "indirect" if kind == "indirect" else direct,
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            f"{display} already has a grant here ({existing.state.value}); revoke it first",
+            grant_id=existing.id,
+        )
+    stamp = now()
+    row = Grant(
+        client_id=client_id,
+        kind=kind,
+        grantee_type=grantee_type,
+        grantee_value=value,
+        grantee_name=display,
+        rights=rights,
+        can_delegate=can_delegate,
+        state=GrantState.PENDING,
+        created_by_user_id=actor.user_id,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    s.add(row)
+    s.flush()
+    _enqueue(s, "apply_grant", row.id, 0, grant_id=row.id)
+    return row
+
+
 def grant(
     actor: Actor,
     client_id: int,
@@ -115,44 +161,23 @@ def grant(
     rights: list[str],
     can_delegate: bool = False,
 ) -> Grant:
-    grantee_type, value, display = _grantee(kind, identifier, name)
+    grantee = _grantee(kind, identifier, name)
     joined = _rights(rights)
     if can_delegate and kind != "entity":
         raise ValidationFailed.single("can_delegate", "only an entity may pass rights on")
     with transaction() as s:
         client = _for_admin(s, actor, client_id)
-        if grantee_type == "Nip" and value == client.nip:
+        if grantee[0] == "Nip" and grantee[1] == client.nip:
             raise ValidationFailed.single("identifier", "the client holds its own rights")
-        existing = s.scalar(
-            select(Grant).where(
-                Grant.client_id == client_id,
-                Grant.grantee_value == value,
-                Grant.state.in_(_LIVE),
-            )
-        )
-        if existing is not None:
-            raise Conflict(
-                f"{display} already has a grant here ({existing.state.value}); revoke it first",
-                grant_id=existing.id,
-            )
-        stamp = now()
-        row = Grant(
-            client_id=client_id,
+        return _record(
+            s,
+            actor,
+            client_id,
             kind=kind,
-            grantee_type=grantee_type,
-            grantee_value=value,
-            grantee_name=display,
+            grantee=grantee,
             rights=joined,
             can_delegate=can_delegate,
-            state=GrantState.PENDING,
-            created_by_user_id=actor.user_id,
-            created_at=stamp,
-            updated_at=stamp,
         )
-        s.add(row)
-        s.flush()
-        _enqueue(s, "apply_grant", row.id, 0, grant_id=row.id)
-    return row
 
 
 def grant_indirect(
@@ -163,7 +188,7 @@ def grant_indirect(
     Done in the bureau's own KSeF context (signed in with the bureau's seal); KSeF accepts it
     only for rights the client let the bureau pass on.
     """
-    grantee_type, value, display = _grantee("person", identifier, name)
+    grantee = _grantee("person", identifier, name)
     joined = _rights(rights)
     with transaction() as s:
         client = load_client(s, actor, client_id)
@@ -173,33 +198,7 @@ def grant_indirect(
         if not actor.administers_bureau(bureau_id):
             raise Forbidden("only the bureau's admin passes rights on to its people")
         guards.check_client_writable(s, client)
-        existing = s.scalar(
-            select(Grant).where(
-                Grant.client_id == client_id,
-                Grant.kind == "indirect",
-                Grant.grantee_value == value,
-                Grant.state.in_(_LIVE),
-            )
-        )
-        if existing is not None:
-            raise Conflict(f"{display} already has these rights through the bureau; revoke first")
-        stamp = now()
-        row = Grant(
-            client_id=client_id,
-            kind="indirect",
-            grantee_type=grantee_type,
-            grantee_value=value,
-            grantee_name=display,
-            rights=joined,
-            state=GrantState.PENDING,
-            created_by_user_id=actor.user_id,
-            created_at=stamp,
-            updated_at=stamp,
-        )
-        s.add(row)
-        s.flush()
-        _enqueue(s, "apply_grant", row.id, 0, grant_id=row.id)
-    return row
+        return _record(s, actor, client_id, kind="indirect", grantee=grantee, rights=joined)
 
 
 def revoke(actor: Actor, client_id: int, grant_id: int) -> Grant:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,9 +26,7 @@ from integration.ksef.budget import RateBudget, group_of
 from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app
 from integration.ksef_sandbox.cli import make_token
 from integration.ksef_sandbox.limits import PRODUCTION
-from tests.conftest import World
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import World, run_workers, worker_env
 
 
 def test_budget_grants_up_to_the_limit_then_names_the_wait(redis: Redis) -> None:
@@ -125,31 +120,12 @@ def test_two_workers_stay_within_the_budget_and_no_429_reaches_a_job(
             )
         db.session.commit()
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DELEGAT_")}
-    env |= {
-        "DELEGAT_DATABASE_URL": settings.database_url,
-        "DELEGAT_REDIS_URL": settings.redis_url,
-        "DELEGAT_KSEF_BASE_URL": f"{url}/v2",
-        "DELEGAT_SECRET_KEY": "x",
-        "DELEGAT_CREDENTIAL_ENCRYPTION_KEY": settings.credential_encryption_key or "",
-    }
+    env = worker_env(settings, url)
     queue = Queue("ksef", connection=redis)
     deadline = time.monotonic() + 90
     while queue.count or ScheduledJobRegistry(queue=queue).count:
         assert time.monotonic() < deadline, "jobs did not finish"
-        workers = [
-            subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py"), "--burst", "--queues", "ksef"],
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            for _ in range(2)
-        ]
-        for worker in workers:
-            _, err = worker.communicate(timeout=60)
-            assert worker.returncode == 0, err.decode()[-2000:]
+        run_workers(env, timeout=60)
         time.sleep(0.2)
 
     finished = FinishedJobRegistry(queue=queue)

@@ -358,6 +358,8 @@ def test_ksef_page_grants_and_shows_a_readable_error(
     owner = signed_in(app, w.client_admin_email)
     page = owner.get(f"/clients/{client_id}/ksef")
     assert page.status_code == 200
+    assert page.text.count("Who may read or write") == 1
+    assert "<title>KSeF · Client" in page.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token is not None
     form = {

@@ -4,9 +4,6 @@ accepted exactly once and the package pays each exactly once."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,10 +31,9 @@ from integration.ksef_sandbox.limits import Faults
 from integration.ksef_sandbox.state import Invoice as KsefInvoice
 from integration.quota import service as quota
 from integration.quota.models import QuotaEntry
-from tests.conftest import World
+from tests.conftest import World, run_workers, worker_env
 from tests.invoices.conftest import client_nip, fund, invoice_xml
 
-ROOT = Path(__file__).resolve().parents[2]
 INVOICES = 8
 
 
@@ -100,31 +96,12 @@ def test_two_workers_and_lost_answers_accept_each_invoice_once_and_pay_once(
     # From now on KSeF fails one call in ten and loses one answer in six after doing the work.
     sandbox.extensions["ksef_sandbox.faults"] = Faults(error_rate=0.1, drop_rate=0.17, seed=11)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DELEGAT_")}
-    env |= {
-        "DELEGAT_DATABASE_URL": settings.database_url,
-        "DELEGAT_REDIS_URL": settings.redis_url,
-        "DELEGAT_KSEF_BASE_URL": f"{url}/v2",
-        "DELEGAT_SECRET_KEY": "x",
-        "DELEGAT_CREDENTIAL_ENCRYPTION_KEY": settings.credential_encryption_key or "",
-    }
+    env = worker_env(settings, url)
     queue = Queue("ksef", connection=redis)
     deadline = time.monotonic() + 150
     while not _finished(service) or queue.count or ScheduledJobRegistry(queue=queue).count:
         assert time.monotonic() < deadline, "the invoices did not settle"
-        workers = [
-            subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py"), "--burst", "--queues", "ksef"],
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            for _ in range(2)
-        ]
-        for worker in workers:
-            _, err = worker.communicate(timeout=120)
-            assert worker.returncode == 0, err.decode()[-2000:]
+        run_workers(env)
         if not _finished(service) and not queue.count:
             with service.app_context():  # what a crashed job left behind, as the cron would
                 sending.reconcile()
