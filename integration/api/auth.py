@@ -8,10 +8,12 @@ from sqlalchemy import select
 
 from integration.accounts import service as accounts
 from integration.accounts.actor import Actor, actor_for_api_client
-from integration.accounts.models import ApiToken
+from integration.accounts.models import ApiToken, ClientCompany
 from integration.api.oauth import require_oauth
 from integration.core.db import transaction
 from integration.core.errors import Forbidden, Unauthenticated
+from integration.licensing import service as licensing
+from integration.licensing.numbers import Module
 
 SESSION_USER_KEY = "uid"
 _ACTOR_KEY = "delegat.actor"  # per request, unlike flask.g which lives as long as the app context
@@ -38,7 +40,14 @@ def _bearer_actor() -> Actor:
     with transaction() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.id == token.row.id))
         assert row is not None
-        return actor_for_api_client(row.api_client, frozenset(row.scopes.split()))
+        api_client = row.api_client
+        bureau_id = api_client.bureau_id
+        if bureau_id is None and api_client.client_company_id is not None:
+            company = s.get(ClientCompany, api_client.client_company_id)
+            bureau_id = company.bureau_id if company is not None else None
+        if bureau_id is not None:
+            licensing.require_module(s, bureau_id, Module.API_ACCESS)
+        return actor_for_api_client(api_client, frozenset(row.scopes.split()))
 
 
 def _session_actor() -> Actor:

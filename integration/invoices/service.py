@@ -24,6 +24,8 @@ from integration.invoices import sync
 from integration.invoices.documents import InvoiceSummary, read_invoice
 from integration.invoices.models import Direction, Invoice, Source, State
 from integration.jobs import enqueue_after_commit, job_id
+from integration.licensing import service as licensing
+from integration.licensing.numbers import Module
 from integration.quota import service as quota
 
 MAX_PAGE = 200
@@ -49,6 +51,9 @@ def client_for_sending(s: Session, actor: Actor, client_id: int) -> ClientCompan
     actor.require_scope("invoices:write")
     if not may_send(actor, client):
         raise Forbidden("the bureau has not allowed this client to send invoices itself")
+    licensing.require_module(s, client.bureau_id, Module.KSEF_SENDING)
+    if not actor.works_for_bureau(client.bureau_id):
+        licensing.require_module(s, client.bureau_id, Module.CLIENT_SELF_SERVICE)
     guards.check_client_writable(s, client)
     return client
 
@@ -214,5 +219,6 @@ def retry(actor: Actor, client_id: int, invoice_id: int) -> Invoice:
 def start_cost_sync(actor: Actor, client_id: int) -> None:
     """Download new cost invoices now; reading one's own invoices works when read-only too."""
     with transaction() as s:
-        client_for_reading(s, actor, client_id)
+        client = client_for_reading(s, actor, client_id)
+        licensing.require_module(s, client.bureau_id, Module.COST_SYNC)
     sync.request_sync(client_id)

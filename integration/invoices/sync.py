@@ -30,6 +30,8 @@ from integration.ksef.budget import RateBudget, group_of
 from integration.ksef.client import InvoiceMetadata
 from integration.ksef.errors import KsefError, KsefRateLimited
 from integration.ksef.runtime import current_client
+from integration.licensing import service as licensing
+from integration.licensing.numbers import Module
 from integration.quota import service as quota
 from integration.quota.service import QuotaExhausted
 
@@ -97,16 +99,26 @@ class _Window:
             raise _Pause(wait)
 
 
-def sync_costs(client_id: int, attempt: int = 0) -> str:
-    stamp = now()
+def _subject(client_id: int) -> tuple[str, int, datetime | None] | str:
+    """(context NIP, bureau, synced until) of the client, or why there is nothing to do."""
     with transaction() as s:
         client = s.get(ClientCompany, client_id)
         if client is None:
             return "gone"
-        context, bureau_id = client.nip, client.bureau_id
+        modules = licensing.licensed_modules(s, client.bureau_id)
+        if modules is not None and Module.COST_SYNC not in modules:
+            return "not-licensed"
         state = s.get(CostSync, client_id)
-        start = state.synced_until if state is not None and state.synced_until else None
-    start = start or stamp - FIRST_SYNC
+        return client.nip, client.bureau_id, state.synced_until if state is not None else None
+
+
+def sync_costs(client_id: int, attempt: int = 0) -> str:
+    stamp = now()
+    subject = _subject(client_id)
+    if isinstance(subject, str):
+        return subject
+    context, bureau_id, synced_until = subject
+    start = synced_until or stamp - FIRST_SYNC
     try:
         access = access_token_for(client_id)
     except (Conflict, KsefRefused, KsefError) as exc:

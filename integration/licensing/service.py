@@ -65,6 +65,46 @@ class BureauReadOnly(ClientReadOnly):
     slug, title = "subscription-expired", "The bureau's trial or subscription has ended"
 
 
+class ModuleNotLicensed(Forbidden):
+    slug, title = "module-not-licensed", "The bureau's licence does not include this module"
+
+
+def licensed_modules(s: Session, bureau_id: int) -> numbers.Module | None:
+    """The modules the bureau's application licences (or its trial plan) include.
+
+    None while the bureau has neither: it then works within the registration grace, like its
+    unregistered clients, with every module.
+    """
+    licences = s.scalars(
+        select(Licence.modules).where(
+            Licence.bureau_id == bureau_id,
+            Licence.kind == int(numbers.Kind.APPLICATION),
+            Licence.revoked_at.is_(None),
+        )
+    ).all()
+    if licences:
+        modules = numbers.Module(0)
+        for value in licences:
+            modules |= numbers.Module(value)
+        return modules
+    sub = s.get(Subscription, bureau_id)
+    if sub is not None and sub.status == SubscriptionStatus.TRIAL:
+        return numbers.Plan(sub.plan).modules
+    return None
+
+
+def require_module(s: Session, bureau_id: int, module: numbers.Module) -> None:
+    """Raise ModuleNotLicensed (403) naming the module and how to get it."""
+    modules = licensed_modules(s, bureau_id)
+    if modules is not None and module not in modules:
+        name = (module.name or "").lower()
+        raise ModuleNotLicensed(
+            f"the bureau's licence does not include the module {name.replace('_', ' ')}; "
+            "enter a licence number that includes it in the licence panel",
+            module=name,
+        )
+
+
 def licence_secret() -> bytes:
     settings = current_settings()
     secret = settings.licence_secret or settings.secret_key or "delegat-development"
