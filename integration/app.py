@@ -19,6 +19,7 @@ from integration.api import credentials as api_credentials
 from integration.api import hygiene, oauth, problems
 from integration.api import invoices as api_invoices
 from integration.api import licensing as api_licensing
+from integration.api import masterdata as api_masterdata
 from integration.api import permissions as api_permissions
 from integration.api import quota as api_quota
 from integration.api import resources as api_resources
@@ -119,6 +120,7 @@ def create_app(
     api.register_blueprint(api_invoices.blp)
     api.register_blueprint(api_quota.blp)
     api.register_blueprint(api_permissions.blp)
+    api.register_blueprint(api_masterdata.blp)
     app.register_blueprint(web_views.bp)
     problems.register(app)
 

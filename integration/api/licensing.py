@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from integration.api.auth import current_actor, require_json_for_session_writes
-from integration.core.errors import ValidationFailed
 from integration.invoices import archive
 from integration.licensing import activation
 from integration.licensing import service as licensing
 from integration.licensing.numbers import Kind, Module, Plan, format_number
-from integration.masterdata import service as masterdata
 
 blp = Blueprint(
     "licensing",
@@ -70,10 +68,6 @@ class TrialSchema(Schema):
 
 class ActivationSchema(Schema):
     installation_key = fields.String(required=True)
-
-
-class FormatArgs(Schema):
-    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
 
 
 class LicenceStateSchema(Schema):
@@ -134,11 +128,6 @@ class TrialOutSchema(Schema):
 
 class RegistrationKeySchema(Schema):
     registration_key = fields.String()
-
-
-class ImportResultSchema(Schema):
-    created = fields.Integer()
-    updated = fields.Integer()
 
 
 @blp.route("/bureaus/<int:bureau_id>/licence")
@@ -228,37 +217,6 @@ def start_trial(args: dict[str, str]) -> dict[str, Any]:
 def activate(args: dict[str, str]) -> dict[str, Any]:
     """Exchange an installation key for a signed registration key."""
     return {"registration_key": activation.activate(args["installation_key"])}
-
-
-_MIME = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-
-
-@blp.route("/clients/<int:client_id>/master-data/<kind>")
-class MasterData(MethodView):
-    @blp.arguments(FormatArgs, location="query")
-    @blp.response(200, description="the file")
-    def get(self, args: dict[str, str], client_id: int, kind: str) -> Response:
-        """Export counterparties or products as CSV or XLSX."""
-        data = masterdata.export(current_actor(), client_id, kind, args["format"])
-        return Response(
-            data,
-            mimetype=_MIME[args["format"]],
-            headers={"Content-Disposition": f'attachment; filename="{kind}.{args["format"]}"'},
-        )
-
-    @blp.arguments(FormatArgs, location="query")
-    @blp.response(200, ImportResultSchema)
-    def post(self, args: dict[str, str], client_id: int, kind: str) -> dict[str, Any]:
-        """Import a file (the raw body); every row is checked before anything is written."""
-        if not request.content_length:
-            raise ValidationFailed.single("file", "send the file as the request body")
-        result = masterdata.import_file(
-            current_actor(), client_id, kind, args["format"], request.get_data()
-        )
-        return {"created": result.created, "updated": result.updated}
 
 
 @blp.route("/bureaus/<int:bureau_id>/export")

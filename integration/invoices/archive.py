@@ -29,6 +29,7 @@ from integration.accounts.models import ClientCompany
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from integration.invoices import learning
 from integration.invoices.documents import (
     KSEF_NUMBER,
     InvoiceSummary,
@@ -327,3 +328,5 @@ def _write(actor: Actor, client_id: int, checked: list[_Checked]) -> None:
                     created_by_user_id=actor.user_id,
                 )
             )
+        if checked:
+            learning.enqueue_learning(s, client_id)

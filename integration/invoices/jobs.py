@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integration.invoices import sending, sync
+from integration.invoices import learning, sending, sync
 
 
 def send_queued(client_id: int, attempt: int = 0) -> str:
@@ -25,3 +25,13 @@ def sync_costs(client_id: int, attempt: int = 0) -> str:
 def sync_all_costs() -> int:
     """Periodic: start the cost-invoice download of every client with KSeF credentials."""
     return sync.enqueue_all()
+
+
+def learn_master_data(client_id: int) -> dict[str, int]:
+    """Read the client's new invoices into its counterparties and products."""
+    return learning.learn_from_invoices(client_id)
+
+
+def learn_all_master_data() -> int:
+    """Periodic: find invoices whose learning job was lost."""
+    return learning.sweep()

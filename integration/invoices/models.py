@@ -90,6 +90,9 @@ class Invoice(Base):
     error_code: Mapped[int | None]
     error_description: Mapped[str] = mapped_column(sa.String(2000), default="")
 
+    # When its counterparty and lines were taken into the client's master data
+    master_data_at: Mapped[datetime | None]
+
     attempts: Mapped[int] = mapped_column(default=0)
     created_by_user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user_account.id", ondelete="SET NULL")

@@ -26,6 +26,7 @@ from integration.core.db import transaction
 from integration.core.errors import Conflict
 from integration.credentials.connection import budget_for
 from integration.credentials.service import KsefRefused, access_token_for
+from integration.invoices import learning
 from integration.invoices.models import Direction, Invoice, State
 from integration.jobs import enqueue_after_commit, job_id
 from integration.ksef.budget import RateBudget, group_of
@@ -362,6 +363,7 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
                 operation_key=f"send:{invoice_id}",
                 kind="send",
             )
+            learning.enqueue_learning(s, run.client_id)
 
 
 # ---------------------------------------------------------------------------- reconciler

@@ -1,4 +1,9 @@
-"""Counterparties and products of a client company."""
+"""Counterparties and products of a client company.
+
+``source`` says where a row came from: ``invoice`` (learnt from the client's invoices),
+``manual`` (entered or edited by a person) or ``file`` (an imported CSV/XLSX). Rows learnt
+from invoices never overwrite what a person entered.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ class Counterparty(Base):
     country: Mapped[str] = mapped_column(sa.String(2), default="PL")
     address: Mapped[str] = mapped_column(sa.String(500), default="")
     email: Mapped[str | None] = mapped_column(sa.String(254))
+    source: Mapped[str] = mapped_column(sa.String(10), default="manual")
     updated_at: Mapped[datetime] = mapped_column(default=now)
 
 
@@ -40,4 +46,5 @@ class Product(Base):
     unit: Mapped[str] = mapped_column(sa.String(20), default="szt.")
     vat_rate: Mapped[str] = mapped_column(sa.String(6))
     net_price: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2))
+    source: Mapped[str] = mapped_column(sa.String(10), default="manual")
     updated_at: Mapped[datetime] = mapped_column(default=now)

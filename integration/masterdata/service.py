@@ -1,21 +1,25 @@
-"""Export and import of master data as CSV or XLSX.
+"""A client's master data: counterparties and products, learnt, edited and moved.
 
-An import validates every row first and reports every problem with its row number; only a
-file without problems is written, in one transaction.
+Rows come from three places: the client's invoices (:func:`learn`, which only adds what is
+missing, so nothing a person entered is overwritten), a person editing one row at a time, and
+CSV or XLSX files. An import validates every row first and reports every problem with its row
+number; only a file without problems is written, in one transaction.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from integration.accounts import guards
 from integration.accounts.actor import Actor
@@ -23,7 +27,7 @@ from integration.accounts.models import ClientCompany
 from integration.accounts.service import load_client
 from integration.core.clock import now
 from integration.core.db import transaction
-from integration.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from integration.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from integration.core.identifiers import InvalidIdentifier, normalize_nip
 from integration.masterdata.models import Counterparty, Product
 
@@ -32,7 +36,18 @@ COLUMNS = {
     "counterparties": ["nip", "name", "country", "address", "email"],
     "products": ["name", "unit", "vat_rate", "net_price"],
 }
-VAT_RATES = {"23", "22", "8", "7", "5", "4", "3", "0", "zw", "oo", "np"}
+# FA(3)'s TStawkaPodatku, and the plain "0" and "np" of older price lists
+VAT_RATES = {
+    "23", "22", "8", "7", "5", "4", "3", "0", "0 kr", "0 wdt", "0 ex", "zw", "oo", "np",
+    "np i", "np ii",
+}  # fmt: skip
+_VAT_SPELLING = {"0 kr": "0 KR", "0 wdt": "0 WDT", "0 ex": "0 EX", "np i": "np I", "np ii": "np II"}
+MAX_PAGE_SIZE = 200
+Record = Counterparty | Product
+_MODEL: dict[str, type[Counterparty] | type[Product]] = {
+    "counterparties": Counterparty,
+    "products": Product,
+}
 MAX_ROWS = 50_000
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
@@ -42,6 +57,7 @@ class ImportRejected(ValidationFailed):
 
 
 def _client(s: Session, actor: Actor, client_id: int, *, write: bool) -> ClientCompany:
+    actor.require_scope("clients:write" if write else "clients:read")
     client = load_client(s, actor, client_id)
     if write:
         if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
@@ -172,6 +188,9 @@ def _validate(kind: str, cells: Sequence[str]) -> tuple[dict[str, Any], list[str
     problems: list[str] = []
     if not values["name"]:
         problems.append("name: must not be empty")
+    limit = 300 if kind == "counterparties" else 256
+    if len(values["name"]) > limit:
+        problems.append(f"name: at most {limit} characters")
     if kind == "counterparties":
         if values["nip"]:
             try:
@@ -183,16 +202,24 @@ def _validate(kind: str, cells: Sequence[str]) -> tuple[dict[str, Any], list[str
             problems.append("country: a two-letter code such as PL")
         if values["email"] and "@" not in values["email"]:
             problems.append("email: not an e-mail address")
+        if len(values["address"]) > 500:
+            problems.append("address: at most 500 characters")
+        if len(values["email"]) > 254:
+            problems.append("email: at most 254 characters")
         return values, problems
-    if values["vat_rate"].lower() not in VAT_RATES:
-        problems.append(f"vat_rate: one of {', '.join(sorted(VAT_RATES))}")
-    values["vat_rate"] = values["vat_rate"].lower()
+    rate = " ".join(values["vat_rate"].lower().split())
+    if rate not in VAT_RATES:
+        rates = sorted({_VAT_SPELLING.get(r, r) for r in VAT_RATES})
+        problems.append(f"vat_rate: one of {', '.join(rates)}")
+    values["vat_rate"] = _VAT_SPELLING.get(rate, rate)
     price = _amount(values["net_price"])
     if price is None:
         problems.append("net_price: a non-negative amount with at most 2 decimals")
     record: dict[str, Any] = dict(values)
-    record["net_price"] = price
+    record["net_price"] = price.quantize(Decimal("0.01")) if price is not None else None
     record["unit"] = values["unit"] or "szt."
+    if len(record["unit"]) > 20:
+        problems.append("unit: at most 20 characters")
     return record, problems
 
 
@@ -230,6 +257,7 @@ def _upsert(s: Session, kind: str, client_id: int, records: list[dict[str, Any]]
             row.nip, row.name = record["nip"] or None, record["name"]
             row.country, row.address = record["country"], record["address"]
             row.email = record["email"] or None
+            row.source = "file"
         else:
             row = s.scalar(
                 select(Product).where(
@@ -248,5 +276,236 @@ def _upsert(s: Session, kind: str, client_id: int, records: list[dict[str, Any]]
                 record["vat_rate"],
                 record["net_price"],
             )
+            row.source = "file"
         row.updated_at = stamp
     return ImportResult(created=created, updated=updated)
+
+
+# ---------------------------------------------------------------------------- one row at a time
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Record]
+    total: int
+    page: int
+    per_page: int
+
+
+def _model(kind: str) -> type[Counterparty] | type[Product]:
+    try:
+        return _MODEL[kind]
+    except KeyError:
+        raise NotFound("no such master data") from None
+
+
+def list_records(
+    actor: Actor,
+    client_id: int,
+    kind: str,
+    *,
+    search: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
+    """A page of counterparties or products, by name; ``search`` matches name or NIP."""
+    model = _model(kind)
+    if page < 1:
+        raise ValidationFailed.single("page", "must be 1 or more")
+    if not 1 <= per_page <= MAX_PAGE_SIZE:
+        raise ValidationFailed.single("per_page", f"must be between 1 and {MAX_PAGE_SIZE}")
+    with transaction() as s:
+        _client(s, actor, client_id, write=False)
+        stmt = select(model).where(model.client_id == client_id)
+        if search and search.strip():
+            pattern = f"%{search.strip().lower()}%"
+            match: ColumnElement[bool] = func.lower(model.name).like(pattern)
+            if model is Counterparty:
+                match = or_(match, Counterparty.nip.like(pattern))
+            stmt = stmt.where(match)
+        total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        items = [
+            row
+            for row in s.scalars(
+                stmt.order_by(model.name, model.id).limit(per_page).offset((page - 1) * per_page)
+            )
+            if isinstance(row, Counterparty | Product)
+        ]
+        return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+def _load(s: Session, kind: str, client_id: int, record_id: int) -> Record:
+    row = s.get(_model(kind), record_id)
+    if not isinstance(row, Counterparty | Product) or row.client_id != client_id:
+        raise NotFound(f"no such entry in {kind}")
+    return row
+
+
+def _cells(kind: str, row: Record | None, values: Mapping[str, object]) -> list[str]:
+    unknown = set(values) - set(COLUMNS[kind])
+    if unknown:
+        raise ValidationFailed.single(sorted(unknown)[0], f"{kind} have no such field")
+    cells = []
+    for column in COLUMNS[kind]:
+        if column in values:
+            value = values[column]
+            cells.append("" if value is None else str(value).strip())
+        else:
+            current = getattr(row, column, None) if row is not None else None
+            cells.append("" if current is None else str(current))
+    return cells
+
+
+def _checked(kind: str, cells: list[str]) -> dict[str, Any]:
+    record, problems = _validate(kind, cells)
+    if problems:
+        raise ValidationFailed(
+            [FieldError(p.split(":", 1)[0], p.split(":", 1)[1].strip()) for p in problems]
+        )
+    return record
+
+
+def _clash(s: Session, kind: str, client_id: int, record: dict[str, Any], own: int | None) -> None:
+    if kind == "counterparties":
+        key = Counterparty.nip == record["nip"] if record["nip"] else None
+        field = "nip"
+    else:
+        key, field = Product.name == record["name"], "name"
+    if key is None:
+        return
+    model = _model(kind)
+    other = s.scalar(select(model.id).where(model.client_id == client_id, key))
+    if other is not None and other != own:
+        raise Conflict(f"the client already has this {field} in {kind}", field=field, id=other)
+
+
+def _assign(row: Record, record: dict[str, Any]) -> None:
+    if isinstance(row, Counterparty):
+        row.nip, row.name = record["nip"] or None, record["name"]
+        row.country, row.address = record["country"], record["address"]
+        row.email = record["email"] or None
+    else:
+        row.name, row.unit = record["name"], record["unit"]
+        row.vat_rate, row.net_price = record["vat_rate"], record["net_price"]
+    row.source, row.updated_at = "manual", now()
+
+
+def add_record(actor: Actor, client_id: int, kind: str, values: Mapping[str, object]) -> Record:
+    """A person enters a counterparty or product."""
+    model = _model(kind)
+    record = _checked(kind, _cells(kind, None, values))
+    with transaction() as s:
+        _client(s, actor, client_id, write=True)
+        _clash(s, kind, client_id, record, None)
+        row = model(client_id=client_id)
+        _assign(row, record)
+        s.add(row)
+        s.flush()
+    return row
+
+
+def change_record(
+    actor: Actor, client_id: int, kind: str, record_id: int, values: Mapping[str, object]
+) -> Record:
+    """A person edits some fields of a row; the others stay."""
+    with transaction() as s:
+        _client(s, actor, client_id, write=True)
+        row = _load(s, kind, client_id, record_id)
+        record = _checked(kind, _cells(kind, row, values))
+        _clash(s, kind, client_id, record, row.id)
+        _assign(row, record)
+    return row
+
+
+def remove_record(actor: Actor, client_id: int, kind: str, record_id: int) -> None:
+    with transaction() as s:
+        _client(s, actor, client_id, write=True)
+        s.delete(_load(s, kind, client_id, record_id))
+
+
+# ---------------------------------------------------------------------------- learnt from invoices
+@dataclass(frozen=True)
+class CounterpartyFacts:
+    """A party as an invoice names it."""
+
+    nip: str | None
+    name: str
+    country: str
+    address: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    """A line of a sales invoice, as a price-list entry."""
+
+    name: str
+    unit: str
+    vat_rate: str
+    net_price: Decimal
+
+
+def _insert(s: Session, row: Record) -> bool:
+    """Add the row unless a concurrent writer added the same one first."""
+    try:
+        with s.begin_nested():
+            s.add(row)
+            s.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def learn(
+    s: Session,
+    client_id: int,
+    counterparties: Sequence[CounterpartyFacts],
+    products: Sequence[ProductFacts],
+) -> tuple[int, int]:
+    """Add the counterparties and products the master data lacks; (counterparties, products).
+
+    Rows that exist (by NIP, or by name for a party without one, and by name for a product)
+    are left as they are: what a person entered or imported wins over what an invoice says.
+    """
+    added_parties = added_products = 0
+    stamp = now()
+    for party in counterparties:
+        if not party.name:
+            continue
+        key = (
+            Counterparty.nip == party.nip
+            if party.nip
+            else (Counterparty.nip.is_(None) & (Counterparty.name == party.name[:300]))
+        )
+        if s.scalar(select(Counterparty.id).where(Counterparty.client_id == client_id, key)):
+            continue
+        added_parties += _insert(
+            s,
+            Counterparty(
+                client_id=client_id,
+                nip=party.nip,
+                name=party.name[:300],
+                country=party.country,
+                address=party.address[:500],
+                email=party.email[:254] if party.email else None,
+                source="invoice",
+                updated_at=stamp,
+            ),
+        )
+    for product in products:
+        name = product.name[:256]
+        if not name or s.scalar(
+            select(Product.id).where(Product.client_id == client_id, Product.name == name)
+        ):
+            continue
+        added_products += _insert(
+            s,
+            Product(
+                client_id=client_id,
+                name=name,
+                unit=product.unit[:20] or "szt.",
+                vat_rate=product.vat_rate,
+                net_price=product.net_price,
+                source="invoice",
+                updated_at=stamp,
+            ),
+        )
+    return added_parties, added_products

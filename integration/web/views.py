@@ -17,6 +17,7 @@ from integration.credentials import service as credentials
 from integration.invoices import archive
 from integration.invoices import service as invoice_service
 from integration.licensing import service as licensing
+from integration.masterdata import service as masterdata
 from integration.permissions import service as permissions
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -305,4 +306,82 @@ def invoice_archive(client_id: int) -> Response:
         data,
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="invoices-{client_id}.zip"'},
+    )
+
+
+# ---------------------------------------------------------------------------- master data
+_KINDS = {"counterparties": "Counterparties", "products": "Products and services"}
+_FILE_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@bp.route("/clients/<int:client_id>/master-data", methods=["GET", "POST"])
+def master_data(client_id: int) -> Response | tuple[str, int] | str:
+    """Counterparties and products: learnt from invoices, entered and edited here, moved."""
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return redirect(url_for("web.login"))
+    client = accounts.get_client(actor, client_id)
+    kind = request.values.get("kind", "counterparties")
+    if kind not in _KINDS:
+        kind = "counterparties"
+    error = notice = None
+    if request.method == "POST":
+        try:
+            notice = _master_data_action(actor, client_id, kind, request.form.get("action", ""))
+        except DomainError as exc:
+            error = exc.detail
+            reasons = exc.extensions.get("errors") or []
+            if reasons:
+                error += " — " + "; ".join(f"{e['field']}: {e['message']}" for e in reasons[:10])
+    search = request.args.get("q", "").strip()
+    page = masterdata.list_records(actor, client_id, kind, search=search or None, per_page=200)
+    html = render_template(
+        "master_data.html",
+        client=client,
+        kind=kind,
+        kinds=_KINDS,
+        columns=masterdata.COLUMNS[kind],
+        page=page,
+        search=search,
+        state=licensing.states_for([client]).get(client.id),
+        error=error,
+        notice=notice,
+    )
+    return (html, 422) if error else html
+
+
+def _master_data_action(actor: Actor, client_id: int, kind: str, action: str) -> str:
+    values = {c: request.form.get(c, "") for c in masterdata.COLUMNS[kind] if c in request.form}
+    if action == "add":
+        row = masterdata.add_record(actor, client_id, kind, values)
+        return f"{row.name} added."
+    if action in ("save", "delete"):
+        record_id = request.form.get("record_id", "")
+        if not record_id.isdigit():
+            raise ValidationFailed.single("record_id", "choose an entry")
+        if action == "delete":
+            masterdata.remove_record(actor, client_id, kind, int(record_id))
+            return "Entry deleted."
+        row = masterdata.change_record(actor, client_id, kind, int(record_id), values)
+        return f"{row.name} saved."
+    if action == "import":
+        upload = request.files.get("file")
+        name = (upload.filename or "") if upload is not None else ""
+        fmt = "xlsx" if name.lower().endswith(".xlsx") else "csv"
+        result = masterdata.import_file(actor, client_id, kind, fmt, _upload())
+        return f"Imported: {result.created} new, {result.updated} updated."
+    raise ValidationFailed.single("action", "unknown action")
+
+
+@bp.get("/clients/<int:client_id>/master-data/<kind>.<any(csv, xlsx):fmt>")
+def master_data_file(client_id: int, kind: str, fmt: str) -> Response:
+    data = masterdata.export(current_actor(), client_id, kind, fmt)
+    return Response(
+        data,
+        mimetype=_FILE_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'},
     )

@@ -146,3 +146,42 @@ def test_ksef_page_downloads_a_file_to_sign_and_explains_a_bad_upload(
     )
     assert unsigned.status_code == 422
     assert "not signed" in unsigned.text
+
+
+def _signed_in_page(client: FlaskClient, email: str) -> None:
+    page = client.get("/login")
+    client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": _csrf(page.text)}
+    )
+
+
+def test_master_data_page_adds_edits_and_explains_a_bad_entry(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    _signed_in_page(client, w.accountant_email)
+    url = f"/clients/{w.client_ids[0]}/master-data"
+    page = client.get(url)
+    assert page.status_code == 200
+    token = _csrf(page.text)
+    added = client.post(
+        url,
+        data={"csrf_token": token, "kind": "products", "action": "add", "name": "Audyt",
+              "unit": "h", "vat_rate": "23", "net_price": "250,00"},
+    )  # fmt: skip
+    assert added.status_code == 200
+    assert "Audyt added." in added.text
+    entry = re.search(r'name="record_id" value="(\d+)"', added.text)
+    assert entry is not None
+    bad = client.post(
+        url,
+        data={"csrf_token": token, "kind": "products", "action": "save",
+              "record_id": entry.group(1), "name": "Audyt", "vat_rate": "17", "net_price": "x"},
+    )  # fmt: skip
+    assert bad.status_code == 422
+    assert "vat_rate" in bad.text
+    assert "net_price" in bad.text
+    listed = client.get(f"{url}?kind=products&q=aud")
+    assert 'value="250.00"' in listed.text
+    exported = client.get(f"/clients/{w.client_ids[0]}/master-data/products.csv")
+    assert "Audyt,h,23,250.00" in exported.text
