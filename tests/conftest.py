@@ -34,6 +34,7 @@ from integration.accounts.models import (
 )
 from integration.accounts.secrets import hash_password, new_token
 from integration.app import create_app
+from integration.core import clock
 from integration.core.clock import now
 from integration.core.db import Base, db
 from integration.core.identifiers import nip_check_digit
@@ -153,6 +154,23 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
                 for table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 - our names
         current_runtime().redis().flushdb()
+
+
+def signed_in(app: Flask, email: str) -> FlaskClient:
+    """A test client signed in as ``email`` (session cookie)."""
+    http = app.test_client()
+    response = http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 204, response.json
+    return http
+
+
+@pytest.fixture
+def frozen() -> Iterator[clock.FrozenClock]:
+    """The service's clock, stopped at the present and moved by the test."""
+    stopped = clock.FrozenClock(clock.now())
+    previous = clock.install(stopped)
+    yield stopped
+    clock.install(previous)
 
 
 @pytest.fixture

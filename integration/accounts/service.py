@@ -133,24 +133,30 @@ def update_bureau(actor: Actor, bureau_id: int, *, name: str | None = None) -> B
 # ---------------------------------------------------------------------------- clients
 def create_client(actor: Actor, bureau_id: int, *, nip: str, name: str) -> ClientCompany:
     actor.require_scope("clients:write")
-    nip, name = check.nip(nip), check.text(name, "name")
     with transaction() as s:
         _load_bureau(s, actor, bureau_id)
         if not actor.works_for_bureau(bureau_id):
             raise Forbidden("only the bureau's admins and accountants add clients")
-        duplicate = s.scalar(
-            select(ClientCompany.id).where(
-                ClientCompany.bureau_id == bureau_id, ClientCompany.nip == nip
-            )
+        return add_client(s, bureau_id, nip=nip, name=name)
+
+
+def add_client(s: Session, bureau_id: int, *, nip: str, name: str) -> ClientCompany:
+    """A new client of the bureau in the caller's transaction (authorized by the caller)."""
+    nip, name = check.nip(nip), check.text(name, "name")
+    duplicate = s.scalar(
+        select(ClientCompany.id).where(
+            ClientCompany.bureau_id == bureau_id, ClientCompany.nip == nip
         )
-        if duplicate is not None:
-            raise Conflict(
-                "this bureau already serves a client with this NIP",
-                field="nip",
-                client_id=duplicate,
-            )
-        client = ClientCompany(bureau_id=bureau_id, nip=nip, name=name)
-        s.add(client)
+    )
+    if duplicate is not None:
+        raise Conflict(
+            "this bureau already serves a client with this NIP",
+            field="nip",
+            client_id=duplicate,
+        )
+    client = ClientCompany(bureau_id=bureau_id, nip=nip, name=name)
+    s.add(client)
+    s.flush()
     return client
 
 

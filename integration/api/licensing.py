@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from integration.api.auth import current_actor, require_json_for_session_writes
+from integration.core.errors import ValidationFailed
 from integration.invoices import archive
 from integration.licensing import activation
 from integration.licensing import service as licensing
@@ -228,3 +230,27 @@ def export_bureau(bureau_id: int) -> Response:
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="bureau-{bureau_id}.zip"'},
     )
+
+
+class BureauImportSchema(Schema):
+    clients_created = fields.Integer()
+    clients_updated = fields.Integer(metadata={"description": "clients already served here"})
+    invoices_created = fields.Integer()
+    invoices_skipped = fields.Integer(metadata={"description": "already here, same content"})
+    master_data_rows = fields.Integer()
+
+
+@blp.route("/bureaus/<int:bureau_id>/import", methods=["POST"])
+@blp.response(200, BureauImportSchema)
+def import_bureau(bureau_id: int) -> dict[str, int]:
+    """Import a bureau export (the ZIP as the body): clients, master data, invoices with UPOs.
+
+    Everything is checked first; with any problem nothing is written and each is listed."""
+    if not request.content_length:
+        raise ValidationFailed.single("file", "send the export as the request body")
+    if request.content_length > archive.MAX_ARCHIVE_BYTES:
+        raise ValidationFailed.single(
+            "file", f"the export exceeds {archive.MAX_ARCHIVE_BYTES} bytes"
+        )
+    request.max_content_length = archive.MAX_ARCHIVE_BYTES
+    return asdict(archive.import_bureau(current_actor(), bureau_id, request.get_data()))

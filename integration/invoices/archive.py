@@ -8,6 +8,12 @@ cost invoice), carry a well-formed KSeF number of its seller, and its UPO must a
 number and hash. Every problem is reported with its entry; only a clean archive is written, in
 one transaction. Invoices already present with the same content are skipped, so an import can
 be repeated.
+
+A bureau export holds ``manifest.json`` (format ``delegat-bureau``, the bureau, its clients)
+and, per client NIP, ``<NIP>/counterparties.csv``, ``<NIP>/products.csv`` and
+``<NIP>/invoices.zip``. Its import into another bureau account checks every file of every
+client the same way and then writes all of it, adding the clients not served there yet, in one
+transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import datetime as dt
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -25,10 +31,12 @@ from sqlalchemy.orm import Session
 
 from integration.accounts import guards
 from integration.accounts.actor import Actor
-from integration.accounts.models import ClientCompany
+from integration.accounts.models import Bureau, ClientCompany
+from integration.accounts.service import add_client
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from integration.core.identifiers import InvalidIdentifier, normalize_nip
 from integration.invoices import learning
 from integration.invoices.documents import (
     KSEF_NUMBER,
@@ -40,10 +48,17 @@ from integration.invoices.documents import (
 from integration.invoices.models import Direction, Invoice, Source, State
 from integration.invoices.service import client_for_reading, invoice_from
 from integration.licensing.service import record_export
-from integration.masterdata.service import client_files
+from integration.masterdata.service import (
+    KINDS,
+    MAX_FILE_BYTES,
+    ImportRejected,
+    check_file,
+    client_files,
+    write_records,
+)
 from integration.xml.parsing import XmlRejected
 
-FORMAT, VERSION = "delegat-invoices", 1
+FORMAT, BUREAU_FORMAT, VERSION = "delegat-invoices", "delegat-bureau", 1
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
 MAX_ENTRIES = 100_000
 MAX_MEMBER_BYTES = 1024 * 1024
@@ -124,10 +139,21 @@ def export_bureau(actor: Actor, bureau_id: int) -> bytes:
             .where(ClientCompany.bureau_id == bureau_id)
             .order_by(ClientCompany.id)
         ).all()
+        bureau = s.get(Bureau, bureau_id)
+        if bureau is None:
+            raise NotFound("no such bureau")
         for client in clients:
             for name, data in client_files(s, client.id).items():
                 zf.writestr(f"{client.nip}/{name}", data)
             zf.writestr(f"{client.nip}/invoices.zip", _archive(s, client))
+        manifest = {
+            "format": BUREAU_FORMAT,
+            "version": VERSION,
+            "bureau": {"nip": bureau.nip, "name": bureau.name},
+            "exported_at": now().isoformat(),
+            "clients": [{"nip": c.nip, "name": c.name} for c in clients],
+        }
+        zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
         record_export(s, bureau_id)
     return buffer.getvalue()
 
@@ -180,31 +206,37 @@ def _member(zf: zipfile.ZipFile, name: object, limit: int) -> bytes:
     return data
 
 
-def _manifest(zf: zipfile.ZipFile, client: ClientCompany) -> list[Any]:
+def _read_manifest(zf: zipfile.ZipFile, fmt: str, listing: str) -> tuple[dict[str, Any], list[Any]]:
+    """The manifest of format ``fmt`` and its list named ``listing``, or ArchiveRejected."""
     try:
         raw = _member(zf, "manifest.json", MAX_MANIFEST_BYTES)
         manifest = json.loads(raw.decode("utf-8"))
     except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
         raise ArchiveRejected.single("manifest.json", f"cannot be read: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ArchiveRejected.single("manifest.json", f"not a {FORMAT} manifest")
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
+        raise ArchiveRejected.single("manifest.json", f"not a {fmt} manifest")
     if manifest.get("version") != VERSION:
         raise ArchiveRejected.single(
             "manifest.json", f"version {manifest.get('version')!r} is not supported"
         )
+    items = manifest.get(listing)
+    if not isinstance(items, list):
+        raise ArchiveRejected.single("manifest.json", f"{listing} must be a list")
+    return manifest, items
+
+
+def _manifest(zf: zipfile.ZipFile, nip: str) -> list[Any]:
+    manifest, entries = _read_manifest(zf, FORMAT, "invoices")
     owner = (
         (manifest.get("client") or {}).get("nip")
         if isinstance(manifest.get("client"), dict)
         else None
     )
-    if owner != client.nip:
+    if owner != nip:
         raise ArchiveRejected.single(
             "manifest.json",
-            f"the archive belongs to NIP {owner}, not to this client's NIP {client.nip}",
+            f"the archive belongs to NIP {owner}, not to this client's NIP {nip}",
         )
-    entries = manifest.get("invoices")
-    if not isinstance(entries, list):
-        raise ArchiveRejected.single("manifest.json", "invoices must be a list")
     return entries
 
 
@@ -257,24 +289,20 @@ def _acquired(entry: dict[str, Any]) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def import_client(actor: Actor, client_id: int, data: bytes) -> ImportResult:
-    """Check the whole archive, then write it in one transaction, or nothing."""
-    with transaction() as s:
-        client = client_for_reading(s, actor, client_id)
-        actor.require_scope("invoices:write")
-        if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
-            raise Forbidden("only the bureau or the client's admin imports invoices")
-        guards.check_client_writable(s, client)
-        nip = client.nip
-        existing = dict(
-            s.execute(
-                select(Invoice.ksef_number, Invoice.sha256).where(
-                    Invoice.client_id == client_id, Invoice.ksef_number.is_not(None)
-                )
-            ).all()
-        )
-    zf = _open(data)
-    entries = _manifest(zf, client)
+@dataclass(frozen=True)
+class _CheckedArchive:
+    items: list[_Checked]
+    skipped: int
+    errors: list[FieldError]
+
+
+def _check_archive(data: bytes, nip: str, existing: dict[str, str]) -> _CheckedArchive:
+    """Every entry of an archive checked; ``existing`` maps KSeF numbers already here to hashes."""
+    try:
+        zf = _open(data)
+        entries = _manifest(zf, nip)
+    except ArchiveRejected as exc:
+        return _CheckedArchive([], 0, list(exc.errors))
     errors: list[FieldError] = []
     checked: list[_Checked] = []
     seen: dict[str, int] = {}
@@ -298,35 +326,193 @@ def import_client(actor: Actor, client_id: int, data: bytes) -> ImportResult:
         errors.extend(FieldError(where, p) for p in problems)
         if item is not None and not problems:
             checked.append(item)
+    return _CheckedArchive(checked, skipped, errors)
+
+
+def _existing(s: Session, client_id: int) -> dict[str, str]:
+    return {
+        number: digest
+        for number, digest in s.execute(
+            select(Invoice.ksef_number, Invoice.sha256).where(
+                Invoice.client_id == client_id, Invoice.ksef_number.is_not(None)
+            )
+        )
+        if number is not None
+    }
+
+
+def import_client(actor: Actor, client_id: int, data: bytes) -> ImportResult:
+    """Check the whole archive, then write it in one transaction, or nothing."""
+    with transaction() as s:
+        client = client_for_reading(s, actor, client_id)
+        actor.require_scope("invoices:write")
+        if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
+            raise Forbidden("only the bureau or the client's admin imports invoices")
+        guards.check_client_writable(s, client)
+        nip = client.nip
+        existing = _existing(s, client_id)
+    result = _check_archive(data, nip, existing)
+    if result.errors:
+        raise ArchiveRejected(
+            result.errors[:MAX_REPORTED],
+            detail=f"{len(result.errors)} problem(s); nothing was imported",
+        )
+    try:
+        with transaction() as s:
+            client = client_for_reading(s, actor, client_id)
+            guards.check_client_writable(s, client)
+            _write(s, actor, client_id, result.items)
+    except IntegrityError:
+        raise Conflict("another import added some of these invoices meanwhile; retry") from None
+    return ImportResult(created=len(result.items), skipped=result.skipped)
+
+
+def _write(s: Session, actor: Actor, client_id: int, checked: list[_Checked]) -> None:
+    for item in checked:
+        s.add(
+            invoice_from(
+                item.summary,
+                item.xml,
+                client_id=client_id,
+                direction=item.direction,
+                state=State.ACCEPTED,
+                source=Source.IMPORTED,
+                ksef_number=item.entry["ksef_number"],
+                acquired_at=_acquired(item.entry),
+                upo=item.upo,
+                created_by_user_id=actor.user_id,
+            )
+        )
+    if checked:
+        learning.enqueue_learning(s, client_id)
+
+
+# ---------------------------------------------------------------------------- a whole bureau
+@dataclass(frozen=True)
+class BureauImportResult:
+    clients_created: int
+    clients_updated: int
+    invoices_created: int
+    invoices_skipped: int
+    master_data_rows: int
+
+
+@dataclass
+class _ClientMove:
+    nip: str
+    name: str
+    client_id: int | None = None
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    invoices: _CheckedArchive | None = None
+
+
+def _bureau_clients(zf: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(NIP, name) of every client in a bureau export, from its manifest."""
+    _, clients = _read_manifest(zf, BUREAU_FORMAT, "clients")
+    found: list[tuple[str, str]] = []
+    errors: list[FieldError] = []
+    for index, entry in enumerate(clients, start=1):
+        nip = entry.get("nip") if isinstance(entry, dict) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        try:
+            nip = normalize_nip(str(nip))
+        except InvalidIdentifier as exc:
+            errors.append(FieldError(f"clients[{index}]", f"nip: {exc}"))
+            continue
+        if not isinstance(name, str) or not name.strip():
+            errors.append(FieldError(f"clients[{index}]", "name: must not be empty"))
+            continue
+        if any(nip == known for known, _ in found):
+            errors.append(FieldError(f"clients[{index}]", f"NIP {nip} is listed twice"))
+            continue
+        found.append((nip, name.strip()))
+    if errors:
+        raise ArchiveRejected(errors, detail=f"{len(errors)} problem(s); nothing was imported")
+    return found
+
+
+def _check_move(
+    zf: zipfile.ZipFile, move: _ClientMove, existing: dict[str, str]
+) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for kind in KINDS:
+        name = f"{move.nip}/{kind}.csv"
+        try:
+            move.records[kind] = check_file(kind, "csv", _member(zf, name, MAX_FILE_BYTES))
+        except ValueError as exc:
+            errors.append(FieldError(name, str(exc)))
+        except ImportRejected as exc:
+            errors.extend(FieldError(f"{name} {e.field}", e.message) for e in exc.errors)
+    name = f"{move.nip}/invoices.zip"
+    try:
+        data = _member(zf, name, MAX_ARCHIVE_BYTES)
+    except ValueError as exc:
+        return [*errors, FieldError(name, str(exc))]
+    move.invoices = _check_archive(data, move.nip, existing)
+    errors.extend(FieldError(f"{name} {e.field}", e.message) for e in move.invoices.errors)
+    return errors
+
+
+def import_bureau(actor: Actor, bureau_id: int, data: bytes) -> BureauImportResult:
+    """Move a whole bureau export into this bureau: its clients (new ones are added, with the
+    registration prompt), their master data and their invoices with UPOs. Every file of every
+    client is checked first; anything wrong anywhere and nothing is written."""
+    if not actor.administers_bureau(bureau_id):
+        raise (
+            NotFound("no such bureau")
+            if not actor.sees_bureau(bureau_id)
+            else Forbidden("only a bureau admin imports a bureau")
+        )
+    actor.require_scope("clients:write")
+    actor.require_scope("invoices:write")
+    zf = _open(data)
+    moves = [_ClientMove(nip, name) for nip, name in _bureau_clients(zf)]
+    with transaction() as s:
+        if s.get(Bureau, bureau_id) is None:
+            raise NotFound("no such bureau")
+        here = {
+            c.nip: c
+            for c in s.scalars(select(ClientCompany).where(ClientCompany.bureau_id == bureau_id))
+        }
+        existing: dict[str, dict[str, str]] = {}
+        for move in moves:
+            client = here.get(move.nip)
+            if client is not None:
+                guards.check_client_writable(s, client)
+                move.client_id = client.id
+                existing[move.nip] = _existing(s, client.id)
+    errors: list[FieldError] = []
+    for move in moves:
+        errors += _check_move(zf, move, existing.get(move.nip, {}))
     if errors:
         raise ArchiveRejected(
             errors[:MAX_REPORTED], detail=f"{len(errors)} problem(s); nothing was imported"
         )
+    created = rows = invoices = skipped = 0
     try:
-        _write(actor, client_id, checked)
+        with transaction() as s:
+            for move in moves:
+                if move.client_id is None:
+                    client = add_client(s, bureau_id, nip=move.nip, name=move.name)
+                    move.client_id, created = client.id, created + 1
+                else:
+                    loaded = s.get(ClientCompany, move.client_id)
+                    assert loaded is not None
+                    client = loaded
+                guards.check_client_writable(s, client)
+                for kind, records in move.records.items():
+                    result = write_records(s, kind, client.id, records)
+                    rows += result.created + result.updated
+                assert move.invoices is not None
+                _write(s, actor, client.id, move.invoices.items)
+                invoices += len(move.invoices.items)
+                skipped += move.invoices.skipped
     except IntegrityError:
-        raise Conflict("another import added some of these invoices meanwhile; retry") from None
-    return ImportResult(created=len(checked), skipped=skipped)
-
-
-def _write(actor: Actor, client_id: int, checked: list[_Checked]) -> None:
-    with transaction() as s:
-        client = client_for_reading(s, actor, client_id)
-        guards.check_client_writable(s, client)
-        for item in checked:
-            s.add(
-                invoice_from(
-                    item.summary,
-                    item.xml,
-                    client_id=client_id,
-                    direction=item.direction,
-                    state=State.ACCEPTED,
-                    source=Source.IMPORTED,
-                    ksef_number=item.entry["ksef_number"],
-                    acquired_at=_acquired(item.entry),
-                    upo=item.upo,
-                    created_by_user_id=actor.user_id,
-                )
-            )
-        if checked:
-            learning.enqueue_learning(s, client_id)
+        raise Conflict("another import changed these clients meanwhile; retry") from None
+    return BureauImportResult(
+        clients_created=created,
+        clients_updated=len(moves) - created,
+        invoices_created=invoices,
+        invoices_skipped=skipped,
+        master_data_rows=rows,
+    )

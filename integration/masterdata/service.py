@@ -147,7 +147,8 @@ class ImportResult:
     updated: int
 
 
-def import_file(actor: Actor, client_id: int, kind: str, fmt: str, data: bytes) -> ImportResult:
+def check_file(kind: str, fmt: str, data: bytes) -> list[dict[str, Any]]:
+    """Every row of a file, validated; :class:`ImportRejected` lists every problem by row."""
     if kind not in KINDS:
         raise NotFound("no such master data")
     if fmt not in ("csv", "xlsx"):
@@ -158,6 +159,8 @@ def import_file(actor: Actor, client_id: int, kind: str, fmt: str, data: bytes) 
         rows = list(_read(data, fmt))
     except UnicodeDecodeError:
         raise ImportRejected.single("file", "the CSV file is not UTF-8 text") from None
+    except csv.Error as exc:
+        raise ImportRejected.single("file", f"not a readable CSV file ({exc})") from None
     if not rows or [c.lower() for c in rows[0][1][: len(COLUMNS[kind])]] != COLUMNS[kind]:
         raise ImportRejected.single("file", f"the first row must be: {', '.join(COLUMNS[kind])}")
     if len(rows) > MAX_ROWS:
@@ -177,9 +180,16 @@ def import_file(actor: Actor, client_id: int, kind: str, fmt: str, data: bytes) 
         parsed.append(record)
     if errors:
         raise ImportRejected(errors, detail=f"{len(errors)} problem(s); nothing was imported")
+    return parsed
+
+
+def import_file(actor: Actor, client_id: int, kind: str, fmt: str, data: bytes) -> ImportResult:
+    with transaction() as s:  # who may write is told before what is wrong with the file
+        _client(s, actor, client_id, write=True)
+    parsed = check_file(kind, fmt, data)
     with transaction() as s:
         _client(s, actor, client_id, write=True)
-        return _upsert(s, kind, client_id, parsed)
+        return write_records(s, kind, client_id, parsed)
 
 
 def _validate(kind: str, cells: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
@@ -234,7 +244,10 @@ def _amount(text: str) -> Decimal | None:
     return price
 
 
-def _upsert(s: Session, kind: str, client_id: int, records: list[dict[str, Any]]) -> ImportResult:
+def write_records(
+    s: Session, kind: str, client_id: int, records: list[dict[str, Any]]
+) -> ImportResult:
+    """Write rows that :func:`check_file` accepted, in the caller's transaction."""
     created = updated = 0
     stamp = now()
     for record in records:
@@ -391,9 +404,9 @@ def _assign(row: Record, record: dict[str, Any]) -> None:
 def add_record(actor: Actor, client_id: int, kind: str, values: Mapping[str, object]) -> Record:
     """A person enters a counterparty or product."""
     model = _model(kind)
-    record = _checked(kind, _cells(kind, None, values))
     with transaction() as s:
         _client(s, actor, client_id, write=True)
+        record = _checked(kind, _cells(kind, None, values))
         _clash(s, kind, client_id, record, None)
         row = model(client_id=client_id)
         _assign(row, record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
@@ -34,12 +35,32 @@ def csrf_token() -> str:
 
 @bp.before_request
 def _check_csrf() -> None:
-    if request.endpoint == "web.invoices":  # archives are larger than other uploads
+    if request.endpoint in ("web.invoices", "web.licence_panel"):  # archives are larger
         request.max_content_length = archive.MAX_ARCHIVE_BYTES
     if request.method == "POST":
         sent, expected = request.form.get("csrf_token", ""), session.get(_CSRF_KEY)
         if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
             abort(400, "the form has expired; reload the page and try again")
+
+
+def readable(exc: DomainError) -> str:
+    """The problem's detail and, when it has more to say, its first ten field errors."""
+    reasons = exc.extensions.get("errors") or []
+    listed = "; ".join(f"{e['field']}: {e['message']}" for e in reasons[:10])
+    if not listed or listed == exc.detail:
+        return exc.detail
+    more = f" (and {len(reasons) - 10} more)" if len(reasons) > 10 else ""
+    return f"{exc.detail} — {listed}{more}"
+
+
+def _posted(act: Callable[[str], str]) -> tuple[str | None, str | None]:
+    """(notice, error) of a page's form: ``act`` gets the button's action, on POST only."""
+    if request.method != "POST":
+        return None, None
+    try:
+        return act(request.form.get("action", "")), None
+    except DomainError as exc:
+        return None, readable(exc)
 
 
 @bp.app_context_processor
@@ -94,18 +115,27 @@ def licence_panel(bureau_id: int) -> Response | tuple[str, int] | str:
         actor = current_actor()
     except Unauthenticated:
         return redirect(url_for("web.login"))
-    error = None
-    if request.method == "POST" and request.form.get("number"):
-        try:
+    error = notice = None
+    try:
+        if request.method == "POST" and request.form.get("action") == "import":
+            moved = archive.import_bureau(actor, bureau_id, _upload())
+            notice = (
+                f"Imported {moved.clients_created} new and {moved.clients_updated} existing "
+                f"client(s), {moved.invoices_created} invoice(s) "
+                f"({moved.invoices_skipped} were already here) and "
+                f"{moved.master_data_rows} master-data row(s)."
+            )
+        elif request.method == "POST" and request.form.get("number"):
             licensing.enter_licence(actor, bureau_id, request.form["number"])
-        except DomainError as exc:
-            error = exc.detail
+    except DomainError as exc:
+        error = readable(exc)
     panel = licensing.licence_panel(actor, bureau_id)
     html = render_template(
         "licence.html",
         panel=panel,
         bureau_id=bureau_id,
         error=error,
+        notice=notice,
         checked=request.method == "POST" and not error,
     )
     return (html, 422) if error else html
@@ -241,15 +271,7 @@ def invoices(client_id: int) -> Response | tuple[str, int] | str:
     direction = request.args.get("direction", "sales")
     if direction not in _DIRECTIONS:
         direction = "sales"
-    error = notice = None
-    if request.method == "POST":
-        try:
-            notice = _invoice_action(actor, client_id, request.form.get("action", ""))
-        except DomainError as exc:
-            error = exc.detail
-            reasons = exc.extensions.get("errors") or []
-            if reasons:
-                error += " — " + "; ".join(f"{e['field']}: {e['message']}" for e in reasons[:10])
+    notice, error = _posted(lambda action: _invoice_action(actor, client_id, action))
     page = invoice_service.list_invoices(actor, client_id, direction=direction, per_page=100)
     html = render_template(
         "invoices.html",
@@ -328,15 +350,7 @@ def master_data(client_id: int) -> Response | tuple[str, int] | str:
     kind = request.values.get("kind", "counterparties")
     if kind not in _KINDS:
         kind = "counterparties"
-    error = notice = None
-    if request.method == "POST":
-        try:
-            notice = _master_data_action(actor, client_id, kind, request.form.get("action", ""))
-        except DomainError as exc:
-            error = exc.detail
-            reasons = exc.extensions.get("errors") or []
-            if reasons:
-                error += " — " + "; ".join(f"{e['field']}: {e['message']}" for e in reasons[:10])
+    notice, error = _posted(lambda action: _master_data_action(actor, client_id, kind, action))
     search = request.args.get("q", "").strip()
     page = masterdata.list_records(actor, client_id, kind, search=search or None, per_page=200)
     html = render_template(
@@ -384,4 +398,14 @@ def master_data_file(client_id: int, kind: str, fmt: str) -> Response:
         data,
         mimetype=_FILE_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'},
+    )
+
+
+@bp.get("/bureaus/<int:bureau_id>/export.zip")
+def bureau_export(bureau_id: int) -> Response:
+    data = archive.export_bureau(current_actor(), bureau_id)
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="bureau-{bureau_id}.zip"'},
     )

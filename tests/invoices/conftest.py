@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
@@ -21,7 +22,7 @@ from integration.ksef_sandbox.cli import make_token
 from integration.ksef_sandbox.processing import Processor
 from integration.ksef_sandbox.state import Store
 from integration.quota import service as quota
-from tests.conftest import PASSWORD, World
+from tests.conftest import World, signed_in
 
 BUYER_NIP = "5260250274"
 
@@ -37,13 +38,6 @@ def client_nip(app: Flask, client_id: int) -> str:
         client = db.session.get(ClientCompany, client_id)
         assert client is not None
         return client.nip
-
-
-def signed_in(app: Flask, email: str) -> FlaskClient:
-    http = app.test_client()
-    response = http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 204
-    return http
 
 
 def invoice_xml(
@@ -75,6 +69,34 @@ def connect_ksef(app: Flask, ksef_sandbox: Flask) -> Callable[[FlaskClient, int]
         assert stored.status_code == 201, stored.json
 
     return connect
+
+
+@dataclass(frozen=True)
+class Connected:
+    """A client with working KSeF credentials and its bureau admin signed in."""
+
+    world: World
+    http: FlaskClient
+    client_id: int
+    nip: str
+
+    def send(self, number: str) -> None:
+        sent = post_xml(
+            self.http,
+            f"/api/v1/clients/{self.client_id}/invoices",
+            invoice_xml(self.nip, number),
+        )
+        assert sent.status_code == 202, sent.json  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def connected(
+    app: Flask, make_world: Callable[..., World], connect_ksef: Callable[[FlaskClient, int], None]
+) -> Connected:
+    w = make_world()
+    http = signed_in(app, w.admin_email)
+    connect_ksef(http, w.client_ids[0])
+    return Connected(w, http, w.client_ids[0], client_nip(app, w.client_ids[0]))
 
 
 @pytest.fixture

@@ -17,13 +17,12 @@ from sqlalchemy import func, select
 from integration.core.db import db
 from integration.invoices.models import CostSync, Invoice
 from integration.ksef_sandbox.cli import issue_invoices
-from tests.conftest import World
+from tests.conftest import World, signed_in
 from tests.invoices.conftest import (
     client_nip,
     invoice_xml,
     post_xml,
     sandbox_store,
-    signed_in,
 )
 
 Connect = Callable[[FlaskClient, int], None]
@@ -233,3 +232,92 @@ def test_bureau_export_holds_each_clients_invoice_archive(
     export = zipfile.ZipFile(io.BytesIO(http.get(f"/api/v1/bureaus/{w.bureau_id}/export").data))
     inner = zipfile.ZipFile(io.BytesIO(export.read(f"{client_nip(app, client_id)}/invoices.zip")))
     assert len(json.loads(inner.read("manifest.json"))["invoices"]) == 4
+
+
+def _bureau_import(http: FlaskClient, bureau_id: int, data: bytes) -> Any:
+    return post_xml(http, f"/api/v1/bureaus/{bureau_id}/import", data, "application/zip")
+
+
+def _clients(http: FlaskClient, bureau_id: int) -> dict[str, int]:
+    listed = http.get(f"/api/v1/bureaus/{bureau_id}/clients").json["items"]
+    return {c["nip"]: c["id"] for c in listed}
+
+
+def test_a_whole_bureau_moves_to_a_new_account_with_clients_master_data_and_invoices(
+    app: Flask, make_world: Callable[..., World], history: History
+) -> None:
+    w, http, client_id = history.world, history.http, history.client_id
+    products = "name,unit,vat_rate,net_price\nDoradztwo,h,23,200.00\n"
+    assert (
+        post_xml(
+            http, f"/api/v1/clients/{client_id}/master-data/products", products.encode(), "text/csv"
+        ).status_code
+        == 200
+    )
+    export = http.get(f"/api/v1/bureaus/{w.bureau_id}/export").data
+    new = make_world()
+    new_http = signed_in(app, new.admin_email)
+    before = _clients(new_http, new.bureau_id)
+
+    moved = _bureau_import(new_http, new.bureau_id, export)
+    assert moved.status_code == 200, moved.json
+    assert moved.json["clients_created"] == 2
+    assert moved.json["invoices_created"] == 4
+    clients = _clients(new_http, new.bureau_id)
+    assert set(clients) - set(before) == set(_clients(http, w.bureau_id))
+    target = clients[client_nip(app, client_id)]
+    assert _count(app, target) == 4
+    names = [p["name"] for p in new_http.get(f"/api/v1/clients/{target}/products").json["items"]]
+    assert "Doradztwo" in names
+    fresh = new_http.get(f"/api/v1/clients/{target}").json
+    assert fresh["licence"]["registration"] == "pending"  # a new client asks to be registered
+
+    again = _bureau_import(new_http, new.bureau_id, export)
+    assert again.status_code == 200
+    assert (again.json["clients_created"], again.json["invoices_skipped"]) == (0, 4)
+    assert _count(app, target) == 4
+
+
+def test_a_bureau_export_with_any_bad_file_writes_nothing_and_names_each_problem(
+    app: Flask, make_world: Callable[..., World], history: History
+) -> None:
+    w, http, client_id = history.world, history.http, history.client_id
+    nip = client_nip(app, client_id)
+    source = zipfile.ZipFile(io.BytesIO(http.get(f"/api/v1/bureaus/{w.bureau_id}/export").data))
+    files = {name: source.read(name) for name in source.namelist()}
+    files[f"{nip}/products.csv"] = b"name,unit,vat_rate,net_price\nZle,szt.,17,abc\n"
+    inner = zipfile.ZipFile(io.BytesIO(files[f"{nip}/invoices.zip"]))
+
+    def spoil(inner_files: dict[str, bytes], manifest: dict[str, Any]) -> None:
+        first = manifest["invoices"][0]["file"]
+        inner_files[first] = inner_files[first].replace(b"100.00", b"999.00")
+
+    files[f"{nip}/invoices.zip"] = _rebuild(inner, spoil)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    new = make_world()
+    new_http = signed_in(app, new.admin_email)
+    before = _clients(new_http, new.bureau_id)
+
+    refused = _bureau_import(new_http, new.bureau_id, buffer.getvalue())
+    assert refused.status_code == 422
+    fields = [e["field"] for e in refused.json["errors"]]
+    assert f"{nip}/products.csv row 2" in fields
+    assert any(f.startswith(f"{nip}/invoices.zip invoices[1]") for f in fields)
+    assert _clients(new_http, new.bureau_id) == before  # no client was added either
+
+
+def test_only_a_bureau_admin_imports_a_bureau_and_garbage_is_refused(
+    app: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    accountant = signed_in(app, w.accountant_email)
+    assert _bureau_import(accountant, w.bureau_id, b"PK\x03\x04").status_code == 403
+    admin = signed_in(app, w.admin_email)
+    garbage = _bureau_import(admin, w.bureau_id, b"not a zip at all")
+    assert garbage.status_code == 422
+    assert "not a ZIP" in json.dumps(garbage.json)
+    stranger = signed_in(app, make_world().admin_email)
+    assert _bureau_import(stranger, w.bureau_id, b"PK").status_code == 404

@@ -16,17 +16,8 @@ from integration.invoices.learning import read_facts
 from integration.invoices.models import Direction, Invoice
 from integration.ksef_sandbox import testkit
 from integration.ksef_sandbox.cli import issue_invoices
-from tests.conftest import World
-from tests.invoices.conftest import (
-    BUYER_NIP,
-    client_nip,
-    invoice_xml,
-    post_xml,
-    sandbox_store,
-    signed_in,
-)
+from tests.invoices.conftest import BUYER_NIP, Connected, sandbox_store
 
-Connect = Callable[[FlaskClient, int], None]
 SUPPLIER = "7740001454"
 
 
@@ -37,22 +28,13 @@ def _items(http: FlaskClient, client_id: int, kind: str, **query: str) -> list[d
 
 
 def test_sent_and_downloaded_invoices_fill_the_clients_master_data(
-    app: Flask,
-    ksef_sandbox: Flask,
-    make_world: Callable[..., World],
-    connect_ksef: Connect,
-    settle: Callable[[], int],
+    ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
 ) -> None:
-    w = make_world()
-    client_id = w.client_ids[0]
-    http = signed_in(app, w.admin_email)
-    connect_ksef(http, client_id)
-    nip = client_nip(app, client_id)
-    for n in range(2):
-        sent = post_xml(http, f"/api/v1/clients/{client_id}/invoices", invoice_xml(nip, f"L/{n}"))
-        assert sent.status_code == 202
+    http, client_id = connected.http, connected.client_id
+    connected.send("L/1")
+    connected.send("L/2")
     store = sandbox_store(ksef_sandbox)
-    issue_invoices(store, SUPPLIER, nip, 2, store.now())
+    issue_invoices(store, SUPPLIER, connected.nip, 2, store.now())
     settle()
     assert http.post(f"/api/v1/clients/{client_id}/invoices/sync", json={}).status_code == 202
     settle()
@@ -71,23 +53,15 @@ def test_sent_and_downloaded_invoices_fill_the_clients_master_data(
 
 
 def test_what_a_person_entered_is_not_overwritten_by_later_invoices(
-    app: Flask,
-    make_world: Callable[..., World],
-    connect_ksef: Connect,
-    settle: Callable[[], int],
+    connected: Connected, settle: Callable[[], int]
 ) -> None:
-    w = make_world()
-    client_id = w.client_ids[0]
-    http = signed_in(app, w.admin_email)
-    connect_ksef(http, client_id)
+    http, client_id = connected.http, connected.client_id
     entered = http.post(
         f"/api/v1/clients/{client_id}/products",
         json={"name": "Usługa księgowa", "vat_rate": "23", "net_price": "450.00", "unit": "mies."},
     )
     assert entered.status_code == 201, entered.json
-    nip = client_nip(app, client_id)
-    sent = post_xml(http, f"/api/v1/clients/{client_id}/invoices", invoice_xml(nip, "P/1"))
-    assert sent.status_code == 202
+    connected.send("P/1")
     settle()
     products = _items(http, client_id, "products")
     assert [(p["net_price"], p["unit"], p["source"]) for p in products] == [
@@ -97,20 +71,10 @@ def test_what_a_person_entered_is_not_overwritten_by_later_invoices(
 
 
 def test_invoices_whose_learning_job_was_lost_are_found_by_the_periodic_sweep(
-    app: Flask,
-    make_world: Callable[..., World],
-    connect_ksef: Connect,
-    settle: Callable[[], int],
+    app: Flask, connected: Connected, settle: Callable[[], int]
 ) -> None:
-    w = make_world()
-    client_id = w.client_ids[0]
-    http = signed_in(app, w.admin_email)
-    connect_ksef(http, client_id)
-    nip = client_nip(app, client_id)
-    assert (
-        post_xml(http, f"/api/v1/clients/{client_id}/invoices", invoice_xml(nip, "Q/1")).status_code
-        == 202
-    )
+    http, client_id = connected.http, connected.client_id
+    connected.send("Q/1")
     settle()
     with app.app_context():  # as if the job had never run, and the master data was emptied
         db.session.execute(update(Invoice).values(master_data_at=None))

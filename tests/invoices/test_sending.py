@@ -19,13 +19,12 @@ from integration.invoices import sending
 from integration.invoices.documents import KSEF_NUMBER, read_upo
 from integration.invoices.models import Invoice, State
 from integration.ksef_sandbox.state import Invoice as KsefInvoice
-from tests.conftest import World
+from tests.conftest import World, signed_in
 from tests.invoices.conftest import (
     client_nip,
     invoice_xml,
     post_xml,
     sandbox_store,
-    signed_in,
 )
 
 Connect = Callable[[FlaskClient, int], None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -25,7 +25,7 @@ from integration.licensing.activation import (
 from integration.licensing.numbers import Module
 from integration.licensing.service import apply_deadlines
 from integration.mail.models import MailOutbox
-from tests.conftest import PASSWORD, SIGNING_SEED, World
+from tests.conftest import PASSWORD, SIGNING_SEED, World, signed_in
 
 PUBLIC_KEY = (
     Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(SIGNING_SEED + "="))
@@ -34,15 +34,6 @@ PUBLIC_KEY = (
 )
 FINGERPRINT = installation_fingerprint("machine-1", "postgresql://db/delegat")
 MODULES = Module.KSEF_SENDING | Module.COST_SYNC
-
-
-def _login(app: Flask, email: str) -> FlaskClient:
-    http = app.test_client()
-    assert (
-        http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code
-        == 204
-    )
-    return http
 
 
 def _contract(root: FlaskClient, *, modules: list[str], seats: int = 25, paid: bool = True) -> None:
@@ -67,7 +58,7 @@ def _activate(http: FlaskClient, modules: Module = MODULES, seats: int = 25) -> 
 def test_accepted_activation_yields_a_key_the_installation_verifies_offline(
     app: Flask, platform_admin: str
 ) -> None:
-    root = _login(app, platform_admin)
+    root = signed_in(app, platform_admin)
     _contract(root, modules=["ksef_sending", "cost_sync", "batch_sending"])
     answer = _activate(app.test_client())  # fewer modules than paid is fine
     payload = verify_registration_key(
@@ -81,7 +72,7 @@ def test_accepted_activation_yields_a_key_the_installation_verifies_offline(
 
 
 def test_registration_key_altered_or_moved_is_rejected(app: Flask, platform_admin: str) -> None:
-    root = _login(app, platform_admin)
+    root = signed_in(app, platform_admin)
     _contract(root, modules=["ksef_sending", "cost_sync"])
     key = _activate(app.test_client())["registration_key"]
     body, signature = key.split(".")
@@ -141,7 +132,7 @@ def test_each_refusal_names_its_reason(
     seats: int,
     reason: str,
 ) -> None:
-    root = _login(app, platform_admin)
+    root = signed_in(app, platform_admin)
     if contract is not None:
         _contract(root, **contract)
     key = installation_key(InstallationRequest("5260250274", FINGERPRINT, request_modules, seats))
@@ -154,14 +145,6 @@ def test_garbled_installation_key_is_422(app: Flask) -> None:
     r = app.test_client().post("/api/v1/activation", json={"installation_key": "DLGI1.xx.00"})
     assert r.status_code == 422
     assert r.json["errors"][0]["field"] == "installation_key"
-
-
-@pytest.fixture
-def frozen() -> Iterator[clock.FrozenClock]:
-    frozen = clock.FrozenClock(clock.now())
-    previous = clock.install(frozen)
-    yield frozen
-    clock.install(previous)
 
 
 def _sign_up(app: Flask, plan: str = "biuro") -> int:
@@ -196,7 +179,7 @@ def test_trial_gives_the_plans_seats_for_30_days_then_read_only(
         ).status_code
         == 204
     )
-    http = _login(app, "trial@x.example")
+    http = signed_in(app, "trial@x.example")
     panel = http.get(f"/api/v1/bureaus/{bureau_id}/licence").json
     assert panel["subscription"]["status"] == "trial"
     assert panel["seats"] == 20
@@ -218,14 +201,14 @@ def test_trial_plan_is_changed_only_by_the_platform_admin(
 ) -> None:
     bureau_id = _sign_up(app, plan="start")
     w = make_world()
-    other = _login(app, w.admin_email)
+    other = signed_in(app, w.admin_email)
     assert (
         other.put(
             f"/api/v1/platform/bureaus/{bureau_id}/plan", json={"plan": "enterprise"}
         ).status_code
         == 403
     )
-    root = _login(app, platform_admin)
+    root = signed_in(app, platform_admin)
     assert (
         root.put(
             f"/api/v1/platform/bureaus/{bureau_id}/plan", json={"plan": "enterprise"}
@@ -240,7 +223,7 @@ def test_trial_account_is_deleted_only_after_its_data_was_exported(
     app: Flask, platform_admin: str
 ) -> None:
     bureau_id = _sign_up(app)
-    root = _login(app, platform_admin)
+    root = signed_in(app, platform_admin)
     refused = root.delete(f"/api/v1/platform/bureaus/{bureau_id}")
     assert refused.status_code == 409
     assert "export" in refused.json["detail"]
@@ -260,7 +243,7 @@ def test_support_licence_expiry_is_reminded_once(
     app: Flask, platform_admin: str, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    root = _login(app, platform_admin)
+    root = signed_in(app, platform_admin)
     issued = root.post(
         "/api/v1/platform/licences",
         json={"kind": "support", "plan": "biuro", "seats": 10, "bureau_id": w.bureau_id},
@@ -273,5 +256,5 @@ def test_support_licence_expiry_is_reminded_once(
         mail = db.session.scalar(select(MailOutbox).where(MailOutbox.recipient == w.admin_email))
     assert mail is not None
     assert "support" in mail.subject
-    panel = _login(app, w.admin_email).get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
+    panel = signed_in(app, w.admin_email).get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
     assert panel["support_expires_soon"] is True

@@ -12,7 +12,7 @@ from integration.accounts.models import ClientCompany
 from integration.core.db import db
 from integration.ksef_sandbox import testkit
 from integration.licensing import service as licensing
-from tests.conftest import PASSWORD, World
+from tests.conftest import World, signed_in
 
 
 def _licence(app: Flask, bureau_id: int, plan: str, modules: list[str] | None = None) -> None:
@@ -32,15 +32,6 @@ def _invoice(app: Flask, client_id: int) -> bytes:
     )
 
 
-def _signed_in(app: Flask, email: str):  # type: ignore[no-untyped-def]
-    http = app.test_client()
-    assert (
-        http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code
-        == 204
-    )
-    return http
-
-
 def _send(http, client_id: int, xml: bytes):  # type: ignore[no-untyped-def]
     return http.post(
         f"/api/v1/clients/{client_id}/invoices",
@@ -56,7 +47,7 @@ def test_sending_without_the_ksef_sending_module_is_refused_naming_it(
     w = make_world()
     _licence(app, w.bureau_id, "start", modules=["cost_sync"])
     response = _send(
-        _signed_in(app, w.accountant_email), w.client_ids[0], _invoice(app, w.client_ids[0])
+        signed_in(app, w.accountant_email), w.client_ids[0], _invoice(app, w.client_ids[0])
     )
     assert response.status_code == 403
     assert response.json["type"].endswith("module-not-licensed")
@@ -68,7 +59,7 @@ def test_cost_download_needs_the_cost_sync_module(
     app: Flask, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _signed_in(app, w.accountant_email)
+    http = signed_in(app, w.accountant_email)
     assert http.post(f"/api/v1/clients/{w.client_ids[0]}/invoices/sync", json={}).status_code == 202
     _licence(app, w.bureau_id, "start", modules=["ksef_sending"])
     refused = http.post(f"/api/v1/clients/{w.client_ids[0]}/invoices/sync", json={})
@@ -82,12 +73,12 @@ def test_client_self_service_needs_its_module_even_when_the_bureau_allows_it(
     w = make_world()
     client_id = w.client_ids[0]
     _licence(app, w.bureau_id, "start")  # sending and cost sync, no self-service
-    bureau = _signed_in(app, w.admin_email)
+    bureau = signed_in(app, w.admin_email)
     assert (
         bureau.patch(f"/api/v1/clients/{client_id}", json={"client_may_send": True}).status_code
         == 200
     )
-    owner = _signed_in(app, w.client_admin_email)
+    owner = signed_in(app, w.client_admin_email)
     refused = _send(owner, client_id, _invoice(app, client_id))
     assert refused.status_code == 403
     assert refused.json["module"] == "client_self_service"

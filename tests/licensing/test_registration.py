@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -15,24 +14,7 @@ from integration.core import clock
 from integration.core.db import db
 from integration.licensing import service as licensing
 from integration.licensing.models import ClientRegistration
-from tests.conftest import PASSWORD, World
-
-
-@pytest.fixture
-def frozen() -> Iterator[clock.FrozenClock]:
-    frozen = clock.FrozenClock(clock.now())
-    previous = clock.install(frozen)
-    yield frozen
-    clock.install(previous)
-
-
-def _admin(app: Flask, email: str) -> FlaskClient:
-    http = app.test_client()
-    assert (
-        http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code
-        == 204
-    )
-    return http
+from tests.conftest import World, signed_in
 
 
 def _licence(app: Flask, bureau_id: int, seats: int) -> str:
@@ -57,7 +39,7 @@ def test_new_client_offers_the_registration_prompt_with_60_days(
     app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _admin(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     created = _new_client(http, w.bureau_id, "1112223332")
     assert created["licence"]["prompt"] is True
     assert created["licence"]["state"] == "grace"
@@ -69,7 +51,7 @@ def test_day_59_writable_day_60_read_only_but_still_readable(
     app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _admin(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     client_id = _new_client(http, w.bureau_id, "1112223332")["id"]
     frozen.advance(timedelta(days=59))
     assert _write(http, client_id) == 200
@@ -95,7 +77,7 @@ def test_remind_me_later_restarts_the_60_days(
     app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _admin(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     client_id = _new_client(http, w.bureau_id, "1112223332")["id"]
     frozen.advance(timedelta(days=50))
     r = http.post(f"/api/v1/clients/{client_id}/registration", json={"action": "remind_later"})
@@ -110,7 +92,7 @@ def test_do_not_register_is_read_only_at_once_and_frees_the_seat(
     app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _admin(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     http.post(
         f"/api/v1/bureaus/{w.bureau_id}/licence",
         json={"number": _licence(app, w.bureau_id, seats=1)},
@@ -158,7 +140,7 @@ def test_registration_restores_writes_after_the_grace_ran_out(
     app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _admin(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     http.post(
         f"/api/v1/bureaus/{w.bureau_id}/licence",
         json={"number": _licence(app, w.bureau_id, seats=5)},
@@ -179,7 +161,7 @@ def test_licence_panel_summarises_seats_and_prompts_for_a_number(
     app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _admin(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     before = http.get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
     assert before["needs_licence_number"] is True
     assert before["seats"] == 0
@@ -200,7 +182,7 @@ def test_licence_panel_summarises_seats_and_prompts_for_a_number(
 
 def test_accountant_cannot_register_clients(app: Flask, make_world: Callable[..., World]) -> None:
     w = make_world()
-    http = _admin(app, w.accountant_email)
+    http = signed_in(app, w.accountant_email)
     r = http.post(f"/api/v1/clients/{w.client_ids[0]}/registration", json={"action": "register"})
     assert r.status_code == 403
 

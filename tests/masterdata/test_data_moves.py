@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 
 from integration.core.db import db
 from integration.masterdata.models import Counterparty, Product
-from tests.conftest import PASSWORD, World
+from tests.conftest import World, signed_in
 
 COUNTERPARTIES = (
     "nip,name,country,address,email\n"
@@ -22,12 +23,6 @@ COUNTERPARTIES = (
     ",Obcy Kontrahent GmbH,de,Berlin,\n"
 )
 PRODUCTS = 'name,unit,vat_rate,net_price\nUsługa księgowa,h,23,150.00\nKsiążka,szt.,5,"39,90"\n'
-
-
-def _http(app: Flask, email: str) -> FlaskClient:
-    http = app.test_client()
-    http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    return http
 
 
 def _upload(http: FlaskClient, client_id: int, kind: str, data: bytes, fmt: str = "csv"):  # type: ignore[no-untyped-def]
@@ -48,7 +43,7 @@ def test_csv_round_trip_moves_counterparties_and_products_to_another_client(
     app: Flask, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _http(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     source, target = w.client_ids
     assert _upload(http, source, "counterparties", COUNTERPARTIES.encode()).json == {
         "created": 2,
@@ -74,7 +69,7 @@ def test_csv_round_trip_moves_counterparties_and_products_to_another_client(
 
 def test_xlsx_round_trip(app: Flask, make_world: Callable[..., World]) -> None:
     w = make_world()
-    http = _http(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     _upload(http, w.client_ids[0], "products", PRODUCTS.encode())
     xlsx = http.get(f"/api/v1/clients/{w.client_ids[0]}/master-data/products?format=xlsx").data
     rows = list(load_workbook(io.BytesIO(xlsx)).active.iter_rows(values_only=True))  # type: ignore[union-attr]
@@ -86,7 +81,7 @@ def test_file_with_errors_reports_every_row_and_writes_nothing(
     app: Flask, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _http(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -121,7 +116,7 @@ def test_unreadable_files_are_refused_with_a_reason(
     app: Flask, make_world: Callable[..., World], data: bytes, message: str
 ) -> None:
     w = make_world()
-    r = _upload(_http(app, w.admin_email), w.client_ids[0], "products", data)
+    r = _upload(signed_in(app, w.admin_email), w.client_ids[0], "products", data)
     assert r.status_code == 422
     assert message in r.json["detail"]
 
@@ -129,7 +124,7 @@ def test_unreadable_files_are_refused_with_a_reason(
 def test_garbage_xlsx_is_422_not_500(app: Flask, make_world: Callable[..., World]) -> None:
     w = make_world()
     r = _upload(
-        _http(app, w.admin_email), w.client_ids[0], "products", b"PK\x03\x04nope", fmt="xlsx"
+        signed_in(app, w.admin_email), w.client_ids[0], "products", b"PK\x03\x04nope", fmt="xlsx"
     )
     assert r.status_code == 422
 
@@ -138,11 +133,15 @@ def test_bureau_export_zip_contains_every_client(
     app: Flask, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _http(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     _upload(http, w.client_ids[0], "products", PRODUCTS.encode())
     archive = zipfile.ZipFile(io.BytesIO(http.get(f"/api/v1/bureaus/{w.bureau_id}/export").data))
     names = archive.namelist()
-    assert len(names) == 6  # two clients: counterparties, products and invoices each
+    assert len(names) == 7  # the manifest; two clients: counterparties, products, invoices each
+    manifest = json.loads(archive.read("manifest.json"))
+    assert sorted(c["nip"] + "/invoices.zip" for c in manifest["clients"]) == sorted(
+        n for n in names if n.endswith("/invoices.zip")
+    )
     assert sum(name.endswith("/invoices.zip") for name in names) == 2
     assert any(
         name.endswith("products.csv") and "Usługa" in archive.read(name).decode("utf-8-sig")

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from integration.core import clock
-from tests.conftest import PASSWORD, World
-
-
-def _http(app: Flask, email: str) -> FlaskClient:
-    http = app.test_client()
-    assert (
-        http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code
-        == 204
-    )
-    return http
-
-
-@pytest.fixture
-def frozen() -> Iterator[clock.FrozenClock]:
-    frozen = clock.FrozenClock(clock.now())
-    previous = clock.install(frozen)
-    yield frozen
-    clock.install(previous)
+from tests.conftest import World, signed_in
 
 
 def test_a_counterparty_is_entered_found_changed_and_deleted(
     app: Flask, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _http(app, w.accountant_email)
+    http = signed_in(app, w.accountant_email)
     url = f"/api/v1/clients/{w.client_ids[0]}/counterparties"
     created = http.post(
         url, json={"nip": "526-025-02-74", "name": "Papiernik Sp. z o.o.", "address": "Łódź"}
@@ -62,7 +43,7 @@ def test_bad_entries_name_each_field_and_duplicates_conflict(
     app: Flask, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _http(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     url = f"/api/v1/clients/{w.client_ids[0]}/products"
     bad = http.post(url, json={"name": "", "vat_rate": "17", "net_price": "1.234"})
     assert bad.status_code == 422
@@ -86,18 +67,18 @@ def test_entries_of_another_tenant_are_invisible_and_client_users_only_read(
     app: Flask, make_world: Callable[..., World]
 ) -> None:
     w, other = make_world(), make_world()
-    http = _http(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     created = http.post(
         f"/api/v1/clients/{w.client_ids[0]}/counterparties", json={"name": "Tajny Kontrahent"}
     ).json
-    stranger = _http(app, other.admin_email)
+    stranger = signed_in(app, other.admin_email)
     assert stranger.get(f"/api/v1/clients/{w.client_ids[0]}/counterparties").status_code == 404
     # an entry id of one client is not reachable through another client of the same bureau
     assert (
         http.delete(f"/api/v1/clients/{w.client_ids[1]}/counterparties/{created['id']}").status_code
         == 404
     )
-    owner = _http(app, w.client_admin_email)
+    owner = signed_in(app, w.client_admin_email)
     assert len(owner.get(f"/api/v1/clients/{w.client_ids[0]}/counterparties").json["items"]) == 1
 
 
@@ -105,7 +86,7 @@ def test_a_read_only_client_lists_its_master_data_but_refuses_changes(
     app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    http = _http(app, w.admin_email)
+    http = signed_in(app, w.admin_email)
     url = f"/api/v1/clients/{w.client_ids[0]}/products"
     assert http.post(url, json={"name": "A", "vat_rate": "23", "net_price": "1"}).status_code == 201
     frozen.advance(timedelta(days=61))

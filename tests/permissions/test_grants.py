@@ -17,8 +17,8 @@ from integration.ksef_sandbox import testkit
 from integration.ksef_sandbox.cli import grant as sandbox_grant
 from integration.ksef_sandbox.cli import make_token
 from integration.ksef_sandbox.state import Grant as KsefGrant
-from tests.conftest import World
-from tests.invoices.conftest import client_nip, sandbox_store, signed_in
+from tests.conftest import World, signed_in
+from tests.invoices.conftest import client_nip, sandbox_store
 
 PESEL = "90031204568"
 MANAGE = ["InvoiceRead", "InvoiceWrite", "CredentialsManage"]

@@ -16,14 +16,13 @@ from integration.invoices.models import Invoice, State
 from integration.ksef_sandbox.cli import issue_invoices
 from integration.quota import service as quota
 from integration.quota.models import QuotaEntry
-from tests.conftest import World
+from tests.conftest import World, signed_in
 from tests.invoices.conftest import (
     client_nip,
     fund,
     invoice_xml,
     post_xml,
     sandbox_store,
-    signed_in,
 )
 
 Connect = Callable[[FlaskClient, int], None]

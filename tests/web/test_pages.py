@@ -2,6 +2,7 @@
 
 import io
 import re
+import zipfile
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
@@ -148,6 +149,14 @@ def test_ksef_page_downloads_a_file_to_sign_and_explains_a_bad_upload(
     assert "not signed" in unsigned.text
 
 
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
 def _signed_in_page(client: FlaskClient, email: str) -> None:
     page = client.get("/login")
     client.post(
@@ -185,3 +194,25 @@ def test_master_data_page_adds_edits_and_explains_a_bad_entry(
     assert 'value="250.00"' in listed.text
     exported = client.get(f"/clients/{w.client_ids[0]}/master-data/products.csv")
     assert "Audyt,h,23,250.00" in exported.text
+
+
+def test_licence_page_exports_the_bureau_and_explains_a_bad_import(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    _signed_in_page(client, w.admin_email)
+    page = client.get(f"/bureaus/{w.bureau_id}/licence")
+    assert f"/bureaus/{w.bureau_id}/export.zip" in page.text
+    export = client.get(f"/bureaus/{w.bureau_id}/export.zip")
+    assert export.mimetype == "application/zip"
+    refused = client.post(
+        f"/bureaus/{w.bureau_id}/licence",
+        data={
+            "csrf_token": _csrf(page.text),
+            "action": "import",
+            "file": (io.BytesIO(_zip({"notes.txt": b"hello"})), "b.zip"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422
+    assert "manifest.json is missing" in refused.text
