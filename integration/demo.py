@@ -17,6 +17,9 @@ from integration.accounts.secrets import hash_password
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict
+from integration.credentials import service as credentials
+from integration.credentials.models import KsefCredential
+from integration.invoices import service as invoice_service
 from integration.licensing import service as licensing
 from integration.licensing.models import Licence
 from integration.quota import service as quota
@@ -139,3 +142,24 @@ def load() -> list[tuple[str, str, str]]:
                     s.add(Membership(user_id=user.id, role=_ROLES[role], **where))
         logins.append((role, email, DEMO_PASSWORD))
     return logins
+
+
+def clients_without_ksef() -> list[tuple[int, str]]:
+    """(id, NIP) of the demo clients whose KSeF token the bureau does not hold yet."""
+    with transaction() as s:
+        bureau_id = s.scalar(select(Bureau.id).where(Bureau.nip == BUREAU[0]))
+        if bureau_id is None:
+            return []
+        connected = select(KsefCredential.client_id).where(KsefCredential.kind == "ksef_token")
+        rows = s.execute(
+            select(ClientCompany.id, ClientCompany.nip)
+            .where(ClientCompany.bureau_id == bureau_id, ClientCompany.id.not_in(connected))
+            .order_by(ClientCompany.id)
+        ).all()
+        return [(client_id, nip) for client_id, nip in rows]
+
+
+def connect_ksef(client_id: int, token: str) -> None:
+    """Keep a demo client's KSeF token (tested against KSeF first) and pull its cost invoices."""
+    credentials.store_ksef_token(SYSTEM, client_id, token, label="demo KSeF token")
+    invoice_service.start_cost_sync(SYSTEM, client_id)

