@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/invoices.py [--invoices 200]
 
 Prints: FA(3) checking per invoice; sending N invoices end to end (submit, the send job's
-online session, KSeF's verification, status polling, UPOs); exporting the client's archive
+online session, KSeF's verification, status polling, UPOs); the same N as one package (a ZIP
+sent through a batch session); exporting the client's archive
 and importing it into another bureau's client (time, size, peak Python memory).
 Uses a temporary SQLite database and an embedded Redis-compatible server unless
 DELEGAT_REDIS_URL is set.
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import logging
 import os
 import statistics
 import tempfile
 import time
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import flask_migrate
@@ -32,7 +35,7 @@ from integration.app import create_app
 from integration.core.db import db
 from integration.core.settings import Settings
 from integration.credentials.service import store_ksef_token
-from integration.invoices import archive
+from integration.invoices import archive, packages
 from integration.invoices import service as invoices
 from integration.invoices.documents import read_invoice
 from integration.jobs import QUEUES
@@ -43,16 +46,24 @@ from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app
 from integration.ksef_sandbox.cli import make_token
 from integration.quota import service as quota
 
-SELLER, BUYER = "5260250274", "7740001454"
+SELLER, BUYER, PACKER = "5260250274", "7740001454", "6770012309"
 
 
-def _xml(n: int) -> bytes:
+def _xml(n: int, seller: str = SELLER) -> bytes:
     return testkit.fa3_invoice(
-        seller_nip=SELLER,
+        seller_nip=seller,
         buyer_nip=BUYER,
         number=f"BENCH/{n}",
         issue_date=dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1),
     )
+
+
+def _package(documents: list[bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, doc in enumerate(documents):
+            zf.writestr(f"{n}.xml", doc)
+    return buffer.getvalue()
 
 
 def _drain(app, sandbox) -> int:  # type: ignore[no-untyped-def]
@@ -130,14 +141,17 @@ def main() -> None:  # noqa: PLR0915 - a script that prints its figures in order
                 db.session.flush()
                 client = ClientCompany(bureau_id=bureau.id, nip=SELLER, name="Seller")
                 moved = ClientCompany(bureau_id=other.id, nip=SELLER, name="Seller, moved")
-                db.session.add_all([client, moved])
+                packer = ClientCompany(bureau_id=bureau.id, nip=PACKER, name="Packages")
+                db.session.add_all([client, moved, packer])
                 db.session.commit()
                 client_id, moved_id, bureau_id = client.id, moved.id, bureau.id
-                quota.top_up(SYSTEM, bureau_id, amount=args.invoices * 2, reference="bench")
-                _, secret = make_token(
-                    sandbox.extensions["ksef_sandbox.store"], SELLER, ["InvoiceWrite"]
-                )
-                store_ksef_token(SYSTEM, client_id, secret)
+                packer_id = packer.id
+                quota.top_up(SYSTEM, bureau_id, amount=args.invoices * 3, reference="bench")
+                for nip, cid in ((SELLER, client_id), (PACKER, packer_id)):
+                    _, secret = make_token(
+                        sandbox.extensions["ksef_sandbox.store"], nip, ["InvoiceWrite"]
+                    )
+                    store_ksef_token(SYSTEM, cid, secret)
 
                 started = time.perf_counter()
                 for doc in documents:
@@ -152,6 +166,22 @@ def main() -> None:  # noqa: PLR0915 - a script that prints its figures in order
             print(
                 f"send {args.invoices} invoices end to end: {sent:.2f} s "
                 f"({args.invoices / sent:.1f} invoices/s, {jobs} jobs), "
+                f"{page.total} accepted with KSeF number and UPO"
+            )
+            package = _package([_xml(n, PACKER) for n in range(args.invoices)])
+            with app.app_context():
+                started = time.perf_counter()
+                packages.submit_package(SYSTEM, packer_id, package)
+                checked = time.perf_counter() - started
+            started = time.perf_counter()
+            jobs = _drain(app, sandbox)
+            shipped = time.perf_counter() - started
+            with app.app_context():
+                page = invoices.list_invoices(SYSTEM, packer_id, state="accepted", per_page=1)
+            print(
+                f"package of {args.invoices} ({len(package) / 1024:.0f} KiB ZIP): checked and "
+                f"queued in {checked:.2f} s, sent in one batch session end to end in "
+                f"{shipped:.2f} s ({args.invoices / shipped:.1f} invoices/s, {jobs} jobs), "
                 f"{page.total} accepted with KSeF number and UPO"
             )
             with app.app_context():

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.schemas import PageArgs
 from integration.core.errors import ValidationFailed
-from integration.invoices import archive
+from integration.invoices import archive, packages
 from integration.invoices import service as invoices
 from integration.invoices.documents import MAX_INVOICE_BYTES
 from integration.invoices.models import Direction, State
@@ -35,6 +35,9 @@ class InvoiceSchema(Schema):
         metadata={"description": "queued, sending, processing, accepted, rejected or failed"}
     )
     source = fields.String(metadata={"description": "sent, synced or imported"})
+    channel = fields.String(
+        metadata={"description": "online (one by one) or batch (in a package of many)"}
+    )
     number = fields.String(metadata={"description": "the invoice's own number (P_2)"})
     invoice_type = fields.String()
     issue_date = fields.Date()
@@ -73,6 +76,11 @@ class InvoicePageSchema(Schema):
 class ArchiveImportSchema(Schema):
     created = fields.Integer()
     skipped = fields.Integer(metadata={"description": "already present with the same content"})
+
+
+class PackageSchema(Schema):
+    queued = fields.Integer(metadata={"description": "how many invoices the package held"})
+    items = fields.List(fields.Nested(InvoiceSchema))
 
 
 class SyncStateSchema(Schema):
@@ -117,6 +125,16 @@ class Invoices(MethodView):
     def post(self, client_id: int) -> Any:
         """Queue a sales invoice (FA(3) XML as the body) for KSeF; poll it for the outcome."""
         return invoices.submit(current_actor(), client_id, _body(MAX_INVOICE_BYTES, "invoice"))
+
+
+@blp.route("/clients/<int:client_id>/invoices/packages", methods=["POST"])
+@blp.response(202, PackageSchema)
+def send_package(client_id: int) -> dict[str, Any]:
+    """Queue many sales invoices at once: a ZIP of FA(3) files (the body), sent to KSeF in one
+    batch session. Every file is checked first; with any problem none is queued."""
+    data = _body(packages.MAX_UPLOAD_BYTES, "package")
+    rows = packages.submit_package(current_actor(), client_id, data)
+    return {"queued": len(rows), "items": rows}
 
 
 @blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>")

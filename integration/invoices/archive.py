@@ -47,6 +47,7 @@ from integration.invoices.documents import (
 )
 from integration.invoices.models import Direction, Invoice, Source, State
 from integration.invoices.service import client_for_reading, invoice_from
+from integration.invoices.zips import open_zip, read_member
 from integration.licensing.service import record_export
 from integration.masterdata.service import (
     KINDS,
@@ -175,41 +176,13 @@ class _Checked:
 
 
 def _open(data: bytes) -> zipfile.ZipFile:
-    if len(data) > MAX_ARCHIVE_BYTES:
-        raise ArchiveRejected.single("file", f"the archive exceeds {MAX_ARCHIVE_BYTES} bytes")
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ArchiveRejected.single("file", "not a ZIP archive") from None
-    if len(zf.infolist()) > MAX_ENTRIES:
-        raise ArchiveRejected.single("file", f"more than {MAX_ENTRIES} files in the archive")
-    return zf
-
-
-def _member(zf: zipfile.ZipFile, name: object, limit: int) -> bytes:
-    """A member's bytes; ValueError with a reason a person can act on."""
-    if not isinstance(name, str) or not name:
-        raise ValueError("the manifest names no file")
-    try:
-        info = zf.getinfo(name)
-    except KeyError:
-        raise ValueError(f"{name} is missing from the archive") from None
-    if info.file_size > limit:
-        raise ValueError(f"{name} exceeds {limit} bytes")
-    try:
-        with zf.open(info) as handle:
-            data = handle.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
-        raise ValueError(f"{name} cannot be unpacked ({exc})") from None
-    if len(data) > limit:  # a header that lied about the size
-        raise ValueError(f"{name} exceeds {limit} bytes")
-    return data
+    return open_zip(data, ArchiveRejected, max_bytes=MAX_ARCHIVE_BYTES, max_entries=MAX_ENTRIES)
 
 
 def _read_manifest(zf: zipfile.ZipFile, fmt: str, listing: str) -> tuple[dict[str, Any], list[Any]]:
     """The manifest of format ``fmt`` and its list named ``listing``, or ArchiveRejected."""
     try:
-        raw = _member(zf, "manifest.json", MAX_MANIFEST_BYTES)
+        raw = read_member(zf, "manifest.json", MAX_MANIFEST_BYTES)
         manifest = json.loads(raw.decode("utf-8"))
     except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
         raise ArchiveRejected.single("manifest.json", f"cannot be read: {exc}") from None
@@ -254,8 +227,12 @@ def _check_entry(
     if not isinstance(number, str) or not KSEF_NUMBER.match(number):
         return None, [f"{number!r} is not a KSeF number"]
     try:
-        xml = _member(zf, entry.get("file"), MAX_MEMBER_BYTES)
-        upo = _member(zf, entry["upo"], MAX_MEMBER_BYTES) if entry.get("upo") is not None else None
+        xml = read_member(zf, entry.get("file"), MAX_MEMBER_BYTES)
+        upo = (
+            read_member(zf, entry["upo"], MAX_MEMBER_BYTES)
+            if entry.get("upo") is not None
+            else None
+        )
     except ValueError as exc:
         return None, [str(exc)]
     digest = sha256_b64(xml)
@@ -438,14 +415,14 @@ def _check_move(
     for kind in KINDS:
         name = f"{move.nip}/{kind}.csv"
         try:
-            move.records[kind] = check_file(kind, "csv", _member(zf, name, MAX_FILE_BYTES))
+            move.records[kind] = check_file(kind, "csv", read_member(zf, name, MAX_FILE_BYTES))
         except ValueError as exc:
             errors.append(FieldError(name, str(exc)))
         except ImportRejected as exc:
             errors.extend(FieldError(f"{name} {e.field}", e.message) for e in exc.errors)
     name = f"{move.nip}/invoices.zip"
     try:
-        data = _member(zf, name, MAX_ARCHIVE_BYTES)
+        data = read_member(zf, name, MAX_ARCHIVE_BYTES)
     except ValueError as exc:
         return [*errors, FieldError(name, str(exc))]
     move.invoices = _check_archive(data, move.nip, existing)

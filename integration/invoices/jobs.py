@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from integration.invoices import learning, sending, sync
+from integration.invoices import learning, packages, sending, sync
 
 
 def send_queued(client_id: int, attempt: int = 0) -> str:
-    return sending.send_queued(client_id, attempt)
+    """Send the client's queued sales invoices: packages in batch sessions, the rest online."""
+    package = packages.send_package(client_id, attempt)
+    online = sending.send_queued(client_id, attempt)
+    return online if package == "idle" else f"{package}; {online}"
 
 
 def check_sent(client_id: int, attempt: int = 0) -> str:
-    return sending.check_sent(client_id, attempt)
+    package = packages.check_packages(client_id, attempt)
+    online = sending.check_sent(client_id, attempt)
+    return online if package == "idle" else f"{package}; {online}"
 
 
 def reconcile_invoices() -> dict[str, int]:

@@ -33,6 +33,13 @@ class State(StrEnum):
     FAILED = "failed"
 
 
+class Channel(StrEnum):
+    """How a sales invoice travels to KSeF: alone in an online session, or in a package."""
+
+    ONLINE = "online"
+    BATCH = "batch"
+
+
 class Source(StrEnum):
     SENT = "sent"
     SYNCED = "synced"
@@ -65,6 +72,9 @@ class Invoice(Base):
     direction: Mapped[Direction] = mapped_column(_enum(Direction, "invoice_direction", 8))
     state: Mapped[State] = mapped_column(_enum(State, "invoice_state", 12))
     source: Mapped[Source] = mapped_column(_enum(Source, "invoice_source", 10))
+    channel: Mapped[Channel] = mapped_column(
+        _enum(Channel, "invoice_channel", 8), default=Channel.ONLINE
+    )
 
     # What the document says (FA(3) fields P_2, RodzajFaktury, P_1, Podmiot1/2, KodWaluty, P_15)
     number: Mapped[str] = mapped_column(sa.String(256))

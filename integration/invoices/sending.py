@@ -27,7 +27,7 @@ from integration.core.errors import Conflict
 from integration.credentials.connection import budget_for
 from integration.credentials.service import KsefRefused, access_token_for
 from integration.invoices import learning
-from integration.invoices.models import Direction, Invoice, State
+from integration.invoices.models import Channel, Direction, Invoice, State
 from integration.jobs import enqueue_after_commit, job_id
 from integration.ksef.budget import RateBudget, group_of
 from integration.ksef.client import InvoiceStatus
@@ -70,7 +70,9 @@ def _context(client_id: int) -> tuple[str, int] | None:
 
 
 # ---------------------------------------------------------------------------- sending
-def _claim(client_id: int) -> list[int]:
+def _claim(
+    client_id: int, channel: Channel = Channel.ONLINE, limit: int = MAX_PER_SESSION
+) -> list[int]:
     stamp = now()
     with transaction() as s:
         ids = s.scalars(
@@ -79,9 +81,10 @@ def _claim(client_id: int) -> list[int]:
                 Invoice.client_id == client_id,
                 Invoice.direction == Direction.SALES,
                 Invoice.state == State.QUEUED,
+                Invoice.channel == channel,
             )
             .order_by(Invoice.id)
-            .limit(MAX_PER_SESSION)
+            .limit(limit)
         ).all()
         won = []
         for invoice_id in ids:
@@ -188,11 +191,8 @@ def _unpaid(client_id: int, claimed: list[int]) -> list[int]:
     return claimed[:left]
 
 
-def send_queued(client_id: int, attempt: int = 0) -> str:
-    """Send every queued sales invoice of the client in one online session."""
-    claimed = _unpaid(client_id, _claim(client_id))
-    if not claimed:
-        return "idle"
+def _begin(client_id: int, claimed: list[int], attempt: int) -> _Run | str:
+    """The run that sends ``claimed``, or why not (then the rows are failed or queued again)."""
     try:
         run = _start(client_id, attempt)
     except (Conflict, KsefRefused) as exc:
@@ -204,6 +204,16 @@ def send_queued(client_id: int, attempt: int = 0) -> str:
         _set_state(claimed, State.SENDING, State.QUEUED)
         if run != "gone":
             _reschedule_sending(client_id, claimed[0], attempt, _backoff(attempt))
+    return run
+
+
+def send_queued(client_id: int, attempt: int = 0) -> str:
+    """Send every queued sales invoice of the client in one online session."""
+    claimed = _unpaid(client_id, _claim(client_id))
+    if not claimed:
+        return "idle"
+    run = _begin(client_id, claimed, attempt)
+    if isinstance(run, str):
         return run
     ksef = current_client()
     key = SessionKey.generate()
@@ -284,7 +294,9 @@ def check_sent(client_id: int, attempt: int = 0) -> str:
     with transaction() as s:
         rows = s.execute(
             select(Invoice.id, Invoice.session_reference, Invoice.ksef_reference).where(
-                Invoice.client_id == client_id, Invoice.state == State.PROCESSING
+                Invoice.client_id == client_id,
+                Invoice.state == State.PROCESSING,
+                Invoice.channel == Channel.ONLINE,  # packages are followed in packages.py
             )
         ).all()
     if not rows:

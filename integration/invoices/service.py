@@ -96,6 +96,19 @@ def invoice_from(summary: InvoiceSummary, xml: bytes, **values: Any) -> Invoice:
     )
 
 
+def earlier_copy(s: Session, client_id: int, summary: InvoiceSummary) -> Invoice | None:
+    """The client's sales invoice with this number and type that is sent or on its way."""
+    return s.scalar(
+        select(Invoice).where(
+            Invoice.client_id == client_id,
+            Invoice.direction == Direction.SALES,
+            Invoice.number == summary.number,
+            Invoice.invoice_type == summary.invoice_type,
+            Invoice.state.in_(_OPEN_STATES),
+        )
+    )
+
+
 def submit(actor: Actor, client_id: int, xml: bytes) -> Invoice:
     """Check a sales invoice (FA(3)) and queue it for KSeF."""
     with transaction() as s:  # who may send, before anything about the document is told
@@ -110,15 +123,7 @@ def submit(actor: Actor, client_id: int, xml: bytes) -> Invoice:
                 f"the seller's NIP (Podmiot1) is {summary.seller_nip}, "
                 f"not the client's NIP {client.nip}",
             )
-        earlier = s.scalar(
-            select(Invoice).where(
-                Invoice.client_id == client.id,
-                Invoice.direction == Direction.SALES,
-                Invoice.number == summary.number,
-                Invoice.invoice_type == summary.invoice_type,
-                Invoice.state.in_(_OPEN_STATES),
-            )
-        )
+        earlier = earlier_copy(s, client.id, summary)
         if earlier is not None:
             raise DuplicateInvoice(
                 f"invoice {summary.number} is already {earlier.state.value} "

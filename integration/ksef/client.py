@@ -84,10 +84,40 @@ class InvoiceStatus:
     extensions: dict[str, str]
     ksef_number: str | None
     acquired_at: dt.datetime | None
+    file_name: str | None = None  # the file's name in a batch package
 
     @property
     def pending(self) -> bool:
         return self.code in (100, 150)
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """Where KSeF is with a whole session (for a batch: 100 open, 150 processing)."""
+
+    code: int
+    description: str
+    details: tuple[str, ...]
+
+    @property
+    def pending(self) -> bool:
+        return self.code in (100, 150, 170)
+
+
+@dataclass(frozen=True)
+class PartUpload:
+    """Where and how to upload one encrypted part of a batch package (no bearer token)."""
+
+    ordinal: int
+    method: str
+    url: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SessionInvoices:
+    invoices: list[InvoiceStatus]
+    continuation: str | None
 
 
 @dataclass(frozen=True)
@@ -113,6 +143,20 @@ class MetadataPage:
     has_more: bool
     is_truncated: bool
     permanent_storage_hwm: dt.datetime | None
+
+
+def _invoice_status(d: dict[str, Any]) -> InvoiceStatus:
+    status = d["status"]
+    return InvoiceStatus(
+        reference_number=d["referenceNumber"],
+        code=int(status["code"]),
+        description=str(status.get("description") or ""),
+        details=tuple(str(x) for x in status.get("details") or ()),
+        extensions={str(k): str(v) for k, v in (status.get("extensions") or {}).items()},
+        ksef_number=d.get("ksefNumber"),
+        acquired_at=_time(d.get("acquisitionDate")),
+        file_name=d.get("invoiceFileName"),
+    )
 
 
 def _token(data: dict[str, Any]) -> Token:
@@ -314,15 +358,93 @@ class KsefClient:
             f"/sessions/{session_reference}/invoices/{invoice_reference}",
             bearer=access_token,
         ).json()
+        return _invoice_status(d)
+
+    # -- batch sessions ------------------------------------------------------------------
+    def open_batch_session(
+        self,
+        *,
+        access_token: str,
+        file_size: int,
+        file_hash: str,
+        parts: list[tuple[int, str]],
+        encrypted_key: str,
+        iv: str,
+        system_code: str = "FA (3)",
+    ) -> tuple[str, list[PartUpload]]:
+        """Declare a package (its ZIP's size and hash, each encrypted part's size and hash)."""
+        d = self.http.request(
+            "POST",
+            "/sessions/batch",
+            bearer=access_token,
+            expect=(201,),
+            json={
+                "formCode": {"systemCode": system_code, "schemaVersion": "1-0E", "value": "FA"},
+                "batchFile": {
+                    "fileSize": file_size,
+                    "fileHash": file_hash,
+                    "fileParts": [
+                        {"ordinalNumber": n, "fileSize": size, "fileHash": digest}
+                        for n, (size, digest) in enumerate(parts, start=1)
+                    ],
+                },
+                "encryption": {"encryptedSymmetricKey": encrypted_key, "initializationVector": iv},
+                "offlineMode": False,
+            },
+        ).json()
+        uploads = [
+            PartUpload(
+                ordinal=int(u["ordinalNumber"]),
+                method=str(u.get("method") or "PUT"),
+                url=str(u["url"]),
+                headers={str(k): str(v) for k, v in (u.get("headers") or {}).items()},
+            )
+            for u in d["partUploadRequests"]
+        ]
+        return str(d["referenceNumber"]), sorted(uploads, key=lambda u: u.ordinal)
+
+    def upload_part(self, upload: PartUpload, data: bytes) -> None:
+        """Upload one part to its pre-signed address, with exactly the headers KSeF gave."""
+        self.http.request(
+            upload.method, upload.url, content=data, headers=upload.headers, expect=(200, 201)
+        )
+
+    def close_batch_session(self, session_reference: str, *, access_token: str) -> None:
+        self.http.request(
+            "POST",
+            f"/sessions/batch/{session_reference}/close",
+            bearer=access_token,
+            expect=(204,),
+        )
+
+    def session_status(self, session_reference: str, *, access_token: str) -> SessionStatus:
+        d = self.http.request("GET", f"/sessions/{session_reference}", bearer=access_token).json()
         status = d["status"]
-        return InvoiceStatus(
-            reference_number=d["referenceNumber"],
+        return SessionStatus(
             code=int(status["code"]),
             description=str(status.get("description") or ""),
             details=tuple(str(x) for x in status.get("details") or ()),
-            extensions={str(k): str(v) for k, v in (status.get("extensions") or {}).items()},
-            ksef_number=d.get("ksefNumber"),
-            acquired_at=_time(d.get("acquisitionDate")),
+        )
+
+    def session_invoices(
+        self,
+        session_reference: str,
+        *,
+        access_token: str,
+        continuation: str | None = None,
+        page_size: int = 1000,
+    ) -> SessionInvoices:
+        """One page of the statuses of every invoice in a session."""
+        d = self.http.request(
+            "GET",
+            f"/sessions/{session_reference}/invoices",
+            bearer=access_token,
+            params={"pageSize": page_size},
+            headers={"x-continuation-token": continuation} if continuation else None,
+        ).json()
+        return SessionInvoices(
+            invoices=[_invoice_status(row) for row in d.get("invoices") or []],
+            continuation=d.get("continuationToken") or None,
         )
 
     def invoice_upo(self, session_reference: str, ksef_number: str, *, access_token: str) -> bytes:

@@ -15,7 +15,7 @@ from integration.accounts.actor import Actor
 from integration.api.auth import current_actor, sign_in, sign_out
 from integration.core.errors import DomainError, Unauthenticated, ValidationFailed
 from integration.credentials import service as credentials
-from integration.invoices import archive
+from integration.invoices import archive, packages
 from integration.invoices import service as invoice_service
 from integration.licensing import service as licensing
 from integration.masterdata import service as masterdata
@@ -35,7 +35,7 @@ def csrf_token() -> str:
 
 @bp.before_request
 def _check_csrf() -> None:
-    if request.endpoint in ("web.invoices", "web.licence_panel"):  # archives are larger
+    if request.endpoint in ("web.invoices", "web.licence_panel"):  # archives, packages: larger
         request.max_content_length = archive.MAX_ARCHIVE_BYTES
     if request.method == "POST":
         sent, expected = request.form.get("csrf_token", ""), session.get(_CSRF_KEY)
@@ -299,6 +299,9 @@ def _invoice_action(actor: Actor, client_id: int, action: str) -> str:
     if action == "send":
         sent = invoice_service.submit(actor, client_id, _upload())
         return f"Invoice {sent.number} is queued for KSeF; its KSeF number and UPO follow."
+    if action == "package":
+        queued = packages.submit_package(actor, client_id, _upload())
+        return f"{len(queued)} invoice(s) are queued for KSeF in one package."
     if action == "retry":
         again = invoice_service.retry(actor, client_id, int(request.form.get("invoice_id", "0")))
         return f"Invoice {again.number} is queued again."
