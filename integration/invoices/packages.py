@@ -26,12 +26,13 @@ from integration.core.db import transaction
 from integration.core.errors import Conflict, FieldError, ValidationFailed
 from integration.invoices import sending
 from integration.invoices.documents import MAX_INVOICE_BYTES, InvoiceSummary, read_invoice
-from integration.invoices.models import Channel, Direction, Invoice, Source, State
+from integration.invoices.models import Channel, Invoice, State
 from integration.invoices.service import (
     client_for_sending,
-    earlier_copy,
+    duplicate_problem,
     enqueue_sending,
-    invoice_from,
+    queued_sale,
+    seller_problem,
 )
 from integration.invoices.zips import open_zip, read_member
 from integration.ksef.client import InvoiceStatus
@@ -92,44 +93,23 @@ def submit_package(actor: Actor, client_id: int, data: bytes) -> list[Invoice]:
         licensing.require_module(s, client.bureau_id, Module.BATCH_SENDING)
         seen: dict[tuple[str, str], str] = {}
         for name, _, summary in files:
-            if summary.seller_nip != client.nip:
-                errors.append(
-                    FieldError(
-                        name,
-                        f"the seller's NIP (Podmiot1) is {summary.seller_nip}, "
-                        f"not the client's NIP {client.nip}",
-                    )
-                )
+            problem = seller_problem(client, summary)
+            if problem:
+                errors.append(FieldError(name, problem))
             key = (summary.number, summary.invoice_type)
             if key in seen:
                 errors.append(FieldError(name, f"invoice {summary.number} is also {seen[key]}"))
             seen.setdefault(key, name)
-            earlier = earlier_copy(s, client.id, summary)
-            if earlier is not None:
-                errors.append(
-                    FieldError(
-                        name,
-                        f"invoice {summary.number} is already {earlier.state.value} "
-                        f"(id {earlier.id}); KSeF accepts a number once per seller",
-                    )
-                )
+            duplicate = duplicate_problem(s, client.id, summary)
+            if duplicate is not None:
+                errors.append(FieldError(name, duplicate[0]))
         if errors:
             raise PackageRejected(
                 errors[:MAX_REPORTED], detail=f"{len(errors)} problem(s); no invoice was queued"
             )
         quota.require_available(s, client.bureau_id, len(files))
         rows = [
-            invoice_from(
-                summary,
-                xml,
-                client_id=client.id,
-                direction=Direction.SALES,
-                state=State.QUEUED,
-                source=Source.SENT,
-                channel=Channel.BATCH,
-                created_by_user_id=actor.user_id,
-            )
-            for _, xml, summary in files
+            queued_sale(actor, client.id, summary, xml, Channel.BATCH) for _, xml, summary in files
         ]
         s.add_all(rows)
         s.flush()

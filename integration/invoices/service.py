@@ -22,7 +22,7 @@ from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from integration.invoices import sync
 from integration.invoices.documents import InvoiceSummary, read_invoice
-from integration.invoices.models import Direction, Invoice, Source, State
+from integration.invoices.models import Channel, Direction, Invoice, Source, State
 from integration.jobs import enqueue_after_commit, job_id
 from integration.licensing import service as licensing
 from integration.licensing.numbers import Module
@@ -96,9 +96,18 @@ def invoice_from(summary: InvoiceSummary, xml: bytes, **values: Any) -> Invoice:
     )
 
 
-def earlier_copy(s: Session, client_id: int, summary: InvoiceSummary) -> Invoice | None:
-    """The client's sales invoice with this number and type that is sent or on its way."""
-    return s.scalar(
+def seller_problem(client: ClientCompany, summary: InvoiceSummary) -> str | None:
+    """Why the client cannot send this invoice as its seller, if it cannot."""
+    if summary.seller_nip == client.nip:
+        return None
+    return f"the seller's NIP (Podmiot1) is {summary.seller_nip}, not the client's NIP {client.nip}"
+
+
+def duplicate_problem(
+    s: Session, client_id: int, summary: InvoiceSummary
+) -> tuple[str, int] | None:
+    """(why, which) when the client's invoice with this number and type is sent or on its way."""
+    earlier = s.scalar(
         select(Invoice).where(
             Invoice.client_id == client_id,
             Invoice.direction == Direction.SALES,
@@ -106,6 +115,33 @@ def earlier_copy(s: Session, client_id: int, summary: InvoiceSummary) -> Invoice
             Invoice.invoice_type == summary.invoice_type,
             Invoice.state.in_(_OPEN_STATES),
         )
+    )
+    if earlier is None:
+        return None
+    why = (
+        f"invoice {summary.number} is already {earlier.state.value} "
+        f"(id {earlier.id}); KSeF accepts a number once per seller"
+    )
+    return why, earlier.id
+
+
+def queued_sale(
+    actor: Actor,
+    client_id: int,
+    summary: InvoiceSummary,
+    xml: bytes,
+    channel: Channel = Channel.ONLINE,
+) -> Invoice:
+    """A new sales invoice of the client, queued for KSeF."""
+    return invoice_from(
+        summary,
+        xml,
+        client_id=client_id,
+        direction=Direction.SALES,
+        state=State.QUEUED,
+        source=Source.SENT,
+        channel=channel,
+        created_by_user_id=actor.user_id,
     )
 
 
@@ -117,28 +153,13 @@ def submit(actor: Actor, client_id: int, xml: bytes) -> Invoice:
     with transaction() as s:
         client = client_for_sending(s, actor, client_id)
         quota.require_available(s, client.bureau_id)
-        if summary.seller_nip != client.nip:
-            raise ValidationFailed.single(
-                "xml",
-                f"the seller's NIP (Podmiot1) is {summary.seller_nip}, "
-                f"not the client's NIP {client.nip}",
-            )
-        earlier = earlier_copy(s, client.id, summary)
-        if earlier is not None:
-            raise DuplicateInvoice(
-                f"invoice {summary.number} is already {earlier.state.value} "
-                f"(id {earlier.id}); KSeF accepts a number once per seller",
-                invoice_id=earlier.id,
-            )
-        invoice = invoice_from(
-            summary,
-            xml,
-            client_id=client.id,
-            direction=Direction.SALES,
-            state=State.QUEUED,
-            source=Source.SENT,
-            created_by_user_id=actor.user_id,
-        )
+        problem = seller_problem(client, summary)
+        if problem:
+            raise ValidationFailed.single("xml", problem)
+        duplicate = duplicate_problem(s, client.id, summary)
+        if duplicate is not None:
+            raise DuplicateInvoice(duplicate[0], invoice_id=duplicate[1])
+        invoice = queued_sale(actor, client.id, summary, xml)
         s.add(invoice)
         s.flush()
         enqueue_sending(s, client.id, invoice.id)
