@@ -76,11 +76,14 @@ def ensure_user(
 
 
 def _licence(bureau_id: int, client_ids: list[int]) -> None:
-    """A 10-seat licence; two clients registered, the third left to show the prompt."""
+    """A 10-seat licence with every module; two clients registered, the third left to show
+    the prompt."""
     with transaction() as s:
         if s.scalar(select(Licence.id).where(Licence.bureau_id == bureau_id)) is not None:
             return
-    licensing.issue_licence(SYSTEM, kind="application", plan="biuro", seats=10, bureau_id=bureau_id)
+    licensing.issue_licence(
+        SYSTEM, kind="application", plan="enterprise", seats=10, bureau_id=bureau_id
+    )
     for client_id in client_ids[:2]:
         licensing.decide(SYSTEM, client_id, action="register")
 

@@ -5,7 +5,9 @@ from sqlalchemy import func, select
 
 from integration.accounts.models import ClientCompany, Membership, Role
 from integration.core.db import db
+from integration.licensing import service as licensing
 from integration.licensing.models import ClientRegistration
+from integration.licensing.numbers import Module
 
 
 def test_demo_data_loads_twice_and_prints_the_logins(app: Flask) -> None:
@@ -22,3 +24,9 @@ def test_demo_data_loads_twice_and_prints_the_logins(app: Flask) -> None:
         )
         registered = db.session.scalar(select(func.count()).select_from(ClientRegistration))
     assert (clients, accountants, registered) == (3, 2, 2)
+    with app.app_context():
+        bureau_id = db.session.scalar(select(ClientCompany.bureau_id).limit(1))
+        assert bureau_id is not None
+        modules = licensing.licensed_modules(db.session, bureau_id)
+    assert modules is not None
+    assert set(modules.names()) == {m.name.lower() for m in Module if m.name}  # all to show
