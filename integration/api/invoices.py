@@ -7,12 +7,12 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_dump, validate
 
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.schemas import PageArgs
 from integration.core.errors import ValidationFailed
-from integration.invoices import archive, packages
+from integration.invoices import archive, inbox, packages
 from integration.invoices import service as invoices
 from integration.invoices.documents import MAX_INVOICE_BYTES
 from integration.invoices.models import Direction, State
@@ -83,6 +83,49 @@ class PackageSchema(Schema):
     items = fields.List(fields.Nested(InvoiceSchema))
 
 
+class BureauInvoiceArgs(PageArgs):
+    direction = fields.String(validate=validate.OneOf([d.value for d in Direction]))
+    state = fields.List(
+        fields.String(validate=validate.OneOf([s.value for s in State])),
+        load_default=list,
+        metadata={"description": "repeat for several, e.g. state=failed&state=rejected"},
+    )
+    client_id = fields.Integer(load_default=None)
+    received_from = fields.AwareDateTime(
+        load_default=None, metadata={"description": "received by Delegat at or after"}
+    )
+
+
+class _Flat:
+    """An inbox item read as its invoice plus the client's name."""
+
+    def __init__(self, item: inbox.InboxItem) -> None:
+        self._item = item
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "client_name":
+            return self._item.client_name
+        return getattr(self._item.invoice, name)
+
+
+class BureauInvoiceSchema(InvoiceSchema):
+    client_name = fields.String()
+
+    @pre_dump
+    def _flatten(self, item: inbox.InboxItem, **_: Any) -> _Flat:
+        return _Flat(item)
+
+
+class BureauInvoicePageSchema(Schema):
+    items = fields.List(fields.Nested(BureauInvoiceSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    counts = fields.Dict(
+        metadata={"description": "for the whole bureau: direction -> state -> how many"}
+    )
+
+
 class SyncStateSchema(Schema):
     queued = fields.Boolean()
 
@@ -125,6 +168,23 @@ class Invoices(MethodView):
     def post(self, client_id: int) -> Any:
         """Queue a sales invoice (FA(3) XML as the body) for KSeF; poll it for the outcome."""
         return invoices.submit(current_actor(), client_id, _body(MAX_INVOICE_BYTES, "invoice"))
+
+
+@blp.route("/bureaus/<int:bureau_id>/invoices")
+@blp.arguments(BureauInvoiceArgs, location="query")
+@blp.response(200, BureauInvoicePageSchema)
+def bureau_invoices(args: dict[str, Any], bureau_id: int) -> Any:
+    """Invoices of every client of the bureau, the most recently received first."""
+    return inbox.bureau_invoices(
+        current_actor(),
+        bureau_id,
+        direction=args.get("direction"),
+        states=args["state"],
+        client_id=args["client_id"],
+        received_from=args["received_from"],
+        page=args["page"],
+        per_page=args["per_page"],
+    )
 
 
 @blp.route("/clients/<int:client_id>/invoices/packages", methods=["POST"])

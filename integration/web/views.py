@@ -15,7 +15,7 @@ from integration.accounts.actor import Actor
 from integration.api.auth import current_actor, sign_in, sign_out
 from integration.core.errors import DomainError, Unauthenticated, ValidationFailed
 from integration.credentials import service as credentials
-from integration.invoices import archive, packages
+from integration.invoices import archive, inbox, packages
 from integration.invoices import service as invoice_service
 from integration.licensing import service as licensing
 from integration.masterdata import service as masterdata
@@ -424,4 +424,45 @@ def bureau_export(bureau_id: int) -> Response:
         data,
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="bureau-{bureau_id}.zip"'},
+    )
+
+
+# ---------------------------------------------------------------------------- the bureau's inbox
+_VIEWS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {  # label, direction, states
+    "cost": ("Cost invoices received", "cost", ()),
+    "sales": ("Sales invoices sent", "sales", ()),
+    "attention": ("Needing attention", None, tuple(s.value for s in inbox.ATTENTION)),
+}
+
+
+@bp.get("/bureaus/<int:bureau_id>/invoices")
+def bureau_invoices(bureau_id: int) -> Response | str:
+    """Every client's invoices in one list: what arrived, what was sent, what failed."""
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return redirect(url_for("web.login"))
+    view = request.args.get("view", "cost")
+    if view not in _VIEWS:
+        view = "cost"
+    client_id = request.args.get("client_id", "")
+    _, direction, states = _VIEWS[view]
+    page = inbox.bureau_invoices(
+        actor,
+        bureau_id,
+        direction=direction,
+        states=states,
+        client_id=int(client_id) if client_id.isdigit() else None,
+        per_page=200,
+    )
+    clients = accounts.list_clients(actor, bureau_id, per_page=200).items
+    return render_template(
+        "bureau_invoices.html",
+        bureau_id=bureau_id,
+        page=page,
+        view=view,
+        views={key: label for key, (label, _, _) in _VIEWS.items()},
+        clients=clients,
+        client_id=int(client_id) if client_id.isdigit() else None,
+        attention=sum(page.counts["sales"].get(s.value, 0) for s in inbox.ATTENTION),
     )
