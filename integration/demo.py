@@ -42,7 +42,10 @@ CLIENTS = [
     ("9510001233", "Piekarnia u Tomasza"),
 ]
 # Suppliers of the demo clients in the local KSeF sandbox (their invoices are cost invoices).
-COUNTERPARTIES = ["6770012309", "2223334443"]
+SUPPLIERS = [
+    ("6770012309", "Hurtownia Ogrodnicza Flora Sp. z o.o."),
+    ("2223334443", "Biuro-Serwis Materiały Biurowe S.A."),
+]
 _ROLES = {
     "bureau admin": Role.BUREAU_ADMIN,
     "accountant": Role.ACCOUNTANT,

@@ -192,8 +192,8 @@ def seed_sandbox(url: str) -> None:
             can_delegate=True,
             description=f"{demo.BUREAU[1]} serves {name}",
         )
-        counterparty = demo.COUNTERPARTIES[index % len(demo.COUNTERPARTIES)]
-        sandbox_cli.issue_invoices(store, counterparty, nip, 3, store.now())
+        supplier, supplier_name = demo.SUPPLIERS[index % len(demo.SUPPLIERS)]
+        sandbox_cli.issue_invoices(store, supplier, nip, 3, store.now(), seller_name=supplier_name)
     for _, _, _, _, pesel, tenant in demo.PEOPLE:
         if pesel and tenant == "bureau":
             sandbox_cli.grant(

@@ -54,7 +54,13 @@ def make_token(
 
 
 def issue_invoices(
-    store: Store, seller: str, buyer: str, count: int, now: dt.datetime
+    store: Store,
+    seller: str,
+    buyer: str,
+    count: int,
+    now: dt.datetime,
+    *,
+    seller_name: str = "Sprzedawca Sp. z o.o.",
 ) -> list[str]:
     """Accepted invoices of ``seller`` to ``buyer``, as if sent through an online session."""
     numbers = []
@@ -82,6 +88,7 @@ def issue_invoices(
                 number=number,
                 issue_date=now.date(),
                 created_at=now,
+                seller_name=seller_name,
             )
             ksef = crypto.ksef_number(seller, now)
             s.add(
