@@ -4,8 +4,10 @@ accepted exactly once and the package pays each exactly once."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from integration.accounts.actor import Actor
 from integration.core.db import db, transaction
 from integration.core.settings import Settings
 from integration.credentials.service import store_ksef_token
-from integration.invoices import sending
+from integration.invoices import packages, sending
 from integration.invoices import service as invoices
 from integration.invoices.models import Invoice, State
 from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app
@@ -75,12 +77,22 @@ def _finished(service: Flask) -> bool:
         )
 
 
+def _package(documents: list[bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for n, document in enumerate(documents):
+            zf.writestr(f"{n}.xml", document)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("channel", ["online", "package"])
 def test_two_workers_and_lost_answers_accept_each_invoice_once_and_pay_once(
     settings: Settings,
     make_app: Callable[..., Flask],
     make_world: Callable[..., World],
     redis: Redis,
     faulty_sandbox: tuple[Flask, str, list[int]],
+    channel: str,
 ) -> None:
     sandbox, url, injected = faulty_sandbox
     w = make_world()
@@ -91,8 +103,12 @@ def test_two_workers_and_lost_answers_accept_each_invoice_once_and_pay_once(
     bureau = Actor(is_platform_admin=True)
     with service.app_context():
         store_ksef_token(bureau, w.client_ids[0], secret)
-        for n in range(INVOICES):
-            invoices.submit(bureau, w.client_ids[0], invoice_xml(nip, f"W/{n}"))
+        documents = [invoice_xml(nip, f"W/{n}") for n in range(INVOICES)]
+        if channel == "package":  # one batch session, its parts, its close: answers lost too
+            packages.submit_package(bureau, w.client_ids[0], _package(documents))
+        else:
+            for document in documents:
+                invoices.submit(bureau, w.client_ids[0], document)
     # From now on KSeF fails one call in ten and loses one answer in six after doing the work.
     sandbox.extensions["ksef_sandbox.faults"] = Faults(error_rate=0.1, drop_rate=0.17, seed=11)
 
