@@ -81,6 +81,12 @@ class LicenceStateSchema(Schema):
     display_name = fields.String(allow_none=True)
     prompt = fields.Boolean()
     actions = fields.List(fields.String())
+    summary = fields.Dict(
+        metadata={
+            "description": "after a decision: seats, active (clients writable in the current "
+            "period), registered, clients"
+        }
+    )
 
 
 class LicenceItemSchema(Schema):
@@ -107,6 +113,7 @@ class PanelSchema(Schema):
     subscription = fields.Nested(SubscriptionSchema, allow_none=True)
     support_valid_until = fields.String(allow_none=True)
     support_expires_soon = fields.Boolean()
+    support_expired = fields.Boolean()
     needs_licence_number = fields.Boolean()
 
 

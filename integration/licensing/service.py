@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -220,6 +220,8 @@ class ClientLicenceState:
     deadline: datetime | None
     reason: str | None
     display_name: str | None
+    # After a decision: seats in the licence, clients active in the period, registered
+    summary: dict[str, int] | None = None
 
     @property
     def writable(self) -> bool:
@@ -237,6 +239,7 @@ class ClientLicenceState:
             "actions": ["register", "remind_later", "do_not_register"]
             if self.registration != "registered"
             else ["do_not_register"],
+            **({"summary": self.summary} if self.summary is not None else {}),
         }
 
 
@@ -392,7 +395,8 @@ def decide(
             reg.state, reg.declined_at, reg.read_only_since = RegistrationState.DECLINED, at, at
         reg.updated_at = at
         s.flush()
-        return _state(client, reg, at, s.get(Subscription, client.bureau_id))
+        state = _state(client, reg, at, s.get(Subscription, client.bureau_id))
+        return replace(state, summary=_seat_summary(s, client.bureau_id, at))
 
 
 # ---------------------------------------------------------------------------- panel
@@ -482,6 +486,7 @@ def licence_panel(actor: Actor, bureau_id: int) -> dict[str, Any]:
             },
             "support_valid_until": support_until.isoformat() if support_until else None,
             "support_expires_soon": bool(support_until and support_until - at <= SUPPORT_REMINDER),
+            "support_expired": bool(support_until and support_until <= at),
             "needs_licence_number": not has_app and not trial_active,
         }
 

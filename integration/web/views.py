@@ -105,6 +105,12 @@ def client_registration(client_id: int) -> Response:
         "grace": f"Reminder set: register within {state.days_left} days.",
         "read_only": "The client is not registered and is now read-only.",
     }[state.state]
+    if state.summary is not None:
+        seats = state.summary
+        notice += (
+            f" Seats in the licence: {seats['seats']}; clients registered: "
+            f"{seats['registered']}; clients active in the current period: {seats['active']}."
+        )
     return redirect(url_for("web.overview", notice=notice))
 
 

@@ -256,5 +256,10 @@ def test_support_licence_expiry_is_reminded_once(
         mail = db.session.scalar(select(MailOutbox).where(MailOutbox.recipient == w.admin_email))
     assert mail is not None
     assert "support" in mail.subject
-    panel = signed_in(app, w.admin_email).get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
-    assert panel["support_expires_soon"] is True
+    admin = signed_in(app, w.admin_email)
+    panel = admin.get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
+    assert (panel["support_expires_soon"], panel["support_expired"]) == (True, False)
+    frozen.advance(timedelta(days=30))
+    panel = admin.get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
+    assert panel["support_expired"] is True
+    assert "expired on" in admin.get(f"/bureaus/{w.bureau_id}/licence").text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -198,3 +199,33 @@ def test_daily_job_records_grace_expiry(
         rows = db.session.scalars(select(ClientRegistration)).all()
         assert {r.client_id for r in rows if r.read_only_since} == set(w.client_ids)
         assert licensing.apply_deadlines()["read_only"] == 0
+
+
+def test_register_now_answers_with_the_seat_summary(
+    app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    http = signed_in(app, w.admin_email)
+    http.post(
+        f"/api/v1/bureaus/{w.bureau_id}/licence",
+        json={"number": _licence(app, w.bureau_id, seats=3)},
+    )
+    client_id = _new_client(http, w.bureau_id, "1112223332")["id"]
+    done = http.post(
+        f"/api/v1/clients/{client_id}/registration",
+        json={"action": "register", "display_name": "Nowy Klient"},
+    ).json
+    assert done["display_name"] == "Nowy Klient"
+    # three clients (two of the world, one new), one registered, all writable in the grace
+    assert done["summary"] == {"seats": 3, "registered": 1, "active": 3, "clients": 3}
+    page = signed_in(app, w.admin_email)
+    form = page.get("/login")  # any page, for the form token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    other = w.client_ids[0]
+    answer = page.post(
+        f"/clients/{other}/registration",
+        data={"csrf_token": token.group(1), "action": "register", "display_name": "Klient"},
+        follow_redirects=True,
+    )
+    assert "Seats in the licence: 3; clients registered: 2" in answer.text
