@@ -19,4 +19,5 @@ PERIODIC = (
     Periodic("integration.invoices.jobs.sync_all_costs", "ksef", 900),
     Periodic("integration.permissions.jobs.pull_all_grants", "ksef", 3600),
     Periodic("integration.invoices.jobs.learn_all_master_data", "default", 3600),
+    Periodic("integration.quota.jobs.warn_low_packages", "mail", 3600),
 )

@@ -32,6 +32,8 @@ class EntrySchema(Schema):
 
 class StatementSchema(Schema):
     balance = fields.Integer()
+    low = fields.Boolean(metadata={"description": "the package runs low: time to top it up"})
+    low_mark = fields.Integer(metadata={"description": "the balance that counts as low"})
     entries = fields.List(fields.Nested(EntrySchema))
 
 

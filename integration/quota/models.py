@@ -19,6 +19,8 @@ class QuotaAccount(Base):
     )
     balance: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=now)
+    # When the bureau's admins were told the package runs low; a top-up clears it
+    low_warned_at: Mapped[datetime | None]
 
 
 class QuotaEntry(Base):

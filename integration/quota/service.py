@@ -17,13 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integration.accounts.actor import Actor
-from integration.accounts.models import Bureau
+from integration.accounts.models import Bureau, Membership, Role, UserAccount
+from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.mail import Message, backend_for, send
 from integration.quota.models import QuotaAccount, QuotaEntry
 
 MAX_TOP_UP = 10_000_000
+LOW_SHARE, LOW_FLOOR = 10, 20  # warn at 10 % of the last purchase, and never below 20 left
 
 
 class QuotaExhausted(Conflict):
@@ -144,13 +147,71 @@ def top_up(actor: Actor, bureau_id: int, *, amount: int, reference: str) -> int:
         )
         if not added:
             raise Conflict(f"the purchase {reference!r} was already added to this package")
+        s.execute(
+            update(QuotaAccount)
+            .where(QuotaAccount.bureau_id == bureau_id)
+            .values(low_warned_at=None)
+        )
         return available(s, bureau_id)
+
+
+def low_mark(s: Session, bureau_id: int) -> int:
+    """The balance at which the package counts as running low."""
+    last = s.scalar(
+        select(QuotaEntry.amount)
+        .where(QuotaEntry.bureau_id == bureau_id, QuotaEntry.kind == "top_up")
+        .order_by(QuotaEntry.id.desc())
+        .limit(1)
+    )
+    return max(LOW_FLOOR, -(-(last or 0) * LOW_SHARE // 100))
+
+
+def warn_low_balances() -> int:
+    """Tell each bureau's admins once (until the next top-up) that the package runs low."""
+    warned = 0
+    at = now()
+    backend = backend_for(current_settings().mail_backend)
+    with transaction() as s:
+        for account in s.scalars(select(QuotaAccount).where(QuotaAccount.low_warned_at.is_(None))):
+            mark = low_mark(s, account.bureau_id)
+            if account.balance > mark:
+                continue
+            admins = s.scalars(
+                select(UserAccount.email)
+                .join(Membership, Membership.user_id == UserAccount.id)
+                .where(
+                    Membership.bureau_id == account.bureau_id,
+                    Membership.role == Role.BUREAU_ADMIN,
+                )
+            ).all()
+            left = max(account.balance, 0)
+            for email in admins:
+                send(
+                    s,
+                    backend,
+                    Message(
+                        key=f"quota-low:{account.bureau_id}:{at.isoformat()}:{email}",
+                        recipient=email,
+                        subject="Your KSeF package is running low",
+                        body=f"The bureau's prepaid KSeF package has {left} operation(s) left. "
+                        "When it is used up, new invoices are refused and cost invoices are no "
+                        "longer downloaded. Buy a top-up to continue without a break.",
+                    ),
+                )
+            account.low_warned_at = at
+            warned += 1
+    return warned
 
 
 @dataclass(frozen=True)
 class Statement:
     balance: int
     entries: Sequence[QuotaEntry]
+    low_mark: int = LOW_FLOOR
+
+    @property
+    def low(self) -> bool:
+        return self.balance <= self.low_mark
 
 
 def statement(actor: Actor, bureau_id: int, *, limit: int = 100) -> Statement:
@@ -164,4 +225,4 @@ def statement(actor: Actor, bureau_id: int, *, limit: int = 100) -> Statement:
             .order_by(QuotaEntry.id.desc())
             .limit(max(1, min(limit, 1000)))
         ).all()
-        return Statement(available(s, bureau_id), entries)
+        return Statement(available(s, bureau_id), entries, low_mark(s, bureau_id))

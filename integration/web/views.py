@@ -20,6 +20,7 @@ from integration.invoices import service as invoice_service
 from integration.licensing import service as licensing
 from integration.masterdata import service as masterdata
 from integration.permissions import service as permissions
+from integration.quota import service as quota
 
 bp = Blueprint("web", __name__, template_folder="templates")
 _CSRF_KEY = "csrf"
@@ -139,6 +140,7 @@ def licence_panel(bureau_id: int) -> Response | tuple[str, int] | str:
     html = render_template(
         "licence.html",
         panel=panel,
+        package=quota.statement(actor, bureau_id, limit=10),
         bureau_id=bureau_id,
         error=error,
         notice=notice,

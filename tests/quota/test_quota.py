@@ -14,6 +14,7 @@ from integration.core.db import db, transaction
 from integration.invoices import sending
 from integration.invoices.models import Invoice, State
 from integration.ksef_sandbox.cli import issue_invoices
+from integration.mail.models import MailOutbox
 from integration.quota import service as quota
 from integration.quota.models import QuotaEntry
 from tests.conftest import World, signed_in
@@ -192,3 +193,55 @@ def test_only_the_platform_admin_tops_up_and_a_purchase_counts_once(
         signed_in(app, other.admin_email).get(f"/api/v1/bureaus/{w.bureau_id}/quota").status_code
         == 404
     )
+
+
+def _spend(app: Flask, bureau_id: int, client_id: int, count: int, tag: str) -> None:
+    with app.app_context(), transaction() as s:
+        for n in range(count):
+            quota.debit(
+                s,
+                bureau_id=bureau_id,
+                client_id=client_id,
+                operation_key=f"download:{tag}:{n}",
+                kind="download",
+            )
+
+
+def _warnings(app: Flask, email: str) -> int:
+    with app.app_context():
+        return (
+            db.session.scalar(
+                select(func.count())
+                .select_from(MailOutbox)
+                .where(MailOutbox.recipient == email, MailOutbox.subject.contains("running low"))
+            )
+            or 0
+        )
+
+
+def test_admins_are_told_once_when_the_package_runs_low_and_again_after_a_top_up(
+    app: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    fund(app, w.bureau_id, 100)  # low at 20 left: 10 % of the purchase, and never below 20
+    _spend(app, w.bureau_id, w.client_ids[0], 79, "a")
+    with app.app_context():
+        assert quota.warn_low_balances() == 0
+    _spend(app, w.bureau_id, w.client_ids[0], 1, "b")
+    with app.app_context():
+        assert quota.warn_low_balances() == 1
+        assert quota.warn_low_balances() == 0
+    assert _warnings(app, w.admin_email) == 1
+    assert _warnings(app, w.accountant_email) == 0
+    admin = signed_in(app, w.admin_email)
+    statement = admin.get(f"/api/v1/bureaus/{w.bureau_id}/quota").json
+    assert (statement["balance"], statement["low"], statement["low_mark"]) == (20, True, 20)
+    assert "running low" in admin.get(f"/bureaus/{w.bureau_id}/licence").text
+
+    fund(app, w.bureau_id, 5, reference="small top-up")
+    with app.app_context():
+        assert quota.warn_low_balances() == 0  # 25 left: not low
+    _spend(app, w.bureau_id, w.client_ids[0], 5, "c")
+    with app.app_context():
+        assert quota.warn_low_balances() == 1
+    assert _warnings(app, w.admin_email) == 2
