@@ -63,6 +63,7 @@ FORMAT, BUREAU_FORMAT, VERSION = "delegat-invoices", "delegat-bureau", 1
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
 MAX_ENTRIES = 100_000
 MAX_MEMBER_BYTES = 1024 * 1024
+MAX_UNPACKED_BYTES = 2 * 1024 * 1024 * 1024  # what an archive's files may add up to
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 MAX_REPORTED = 500
 
@@ -176,7 +177,13 @@ class _Checked:
 
 
 def _open(data: bytes) -> zipfile.ZipFile:
-    return open_zip(data, ArchiveRejected, max_bytes=MAX_ARCHIVE_BYTES, max_entries=MAX_ENTRIES)
+    return open_zip(
+        data,
+        ArchiveRejected,
+        max_bytes=MAX_ARCHIVE_BYTES,
+        max_entries=MAX_ENTRIES,
+        max_unpacked=MAX_UNPACKED_BYTES,
+    )
 
 
 def _read_manifest(zf: zipfile.ZipFile, fmt: str, listing: str) -> tuple[dict[str, Any], list[Any]]:

@@ -47,6 +47,7 @@ from integration.xml.parsing import XmlRejected
 log = logging.getLogger(__name__)
 MAX_PACKAGE_INVOICES = 10_000  # KSeF's limit of invoices in one session
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+MAX_UNPACKED_BYTES = 1024 * 1024 * 1024  # what the package's invoices may add up to
 PART_BYTES = 100_000_000  # KSeF's limit of a part before encryption (SI megabytes)
 MAX_REPORTED = 500
 CHECK_EVERY = 5.0
@@ -59,7 +60,11 @@ class PackageRejected(ValidationFailed):
 # ---------------------------------------------------------------------------- intake
 def _read_files(data: bytes) -> tuple[list[tuple[str, bytes, InvoiceSummary]], list[FieldError]]:
     zf = open_zip(
-        data, PackageRejected, max_bytes=MAX_UPLOAD_BYTES, max_entries=MAX_PACKAGE_INVOICES
+        data,
+        PackageRejected,
+        max_bytes=MAX_UPLOAD_BYTES,
+        max_entries=MAX_PACKAGE_INVOICES,
+        max_unpacked=MAX_UNPACKED_BYTES,
     )
     files: list[tuple[str, bytes, InvoiceSummary]] = []
     errors: list[FieldError] = []
@@ -120,11 +125,18 @@ def submit_package(actor: Actor, client_id: int, data: bytes) -> list[Invoice]:
 # ---------------------------------------------------------------------------- sending
 def _pack(claimed: list[int]) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for invoice_id in claimed:
-            with transaction() as s:
-                xml = s.scalar(select(Invoice.xml).where(Invoice.id == invoice_id))
-            zf.writestr(f"{invoice_id}.xml", xml or b"")
+    with (
+        transaction() as s,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf,
+    ):
+        rows = s.execute(
+            select(Invoice.id, Invoice.xml)
+            .where(Invoice.id.in_(claimed))
+            .order_by(Invoice.id)
+            .execution_options(yield_per=200)
+        )
+        for invoice_id, xml in rows:
+            zf.writestr(f"{invoice_id}.xml", xml)
     return buffer.getvalue()
 
 

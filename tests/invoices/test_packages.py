@@ -9,12 +9,13 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
 from integration.accounts.actor import SYSTEM
 from integration.core.db import db
-from integration.invoices import sending
+from integration.invoices import packages, sending
 from integration.invoices.models import Invoice, State
 from integration.ksef_sandbox.state import InvoiceSession
 from integration.licensing import service as licensing
@@ -188,3 +189,14 @@ def test_invoice_page_sends_a_package_and_explains_a_bad_one(connected: Connecte
     good = upload(_zip({f"{n}.xml": invoice_xml(connected.nip, f"FV/W/{n}") for n in range(2)}))
     assert good.status_code == 200
     assert "2 invoice(s) are queued for KSeF in one package." in good.text
+
+
+def test_a_package_that_unpacks_beyond_the_limit_is_refused_before_it_is_read(
+    connected: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {f"{n}.xml": invoice_xml(connected.nip, f"FV/B/{n}") for n in range(5)}
+    monkeypatch.setattr(packages, "MAX_UNPACKED_BYTES", sum(len(x) for x in files.values()) - 1)
+    refused = _send_package(connected, _zip(files))
+    assert refused.status_code == 422
+    assert "unpacks to more than" in refused.json["detail"]
+    assert _invoices(connected) == []
