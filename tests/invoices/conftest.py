@@ -73,10 +73,12 @@ def connect_ksef(app: Flask, ksef_sandbox: Flask) -> Callable[[FlaskClient, int]
 
 @dataclass(frozen=True)
 class Connected:
-    """A client with working KSeF credentials and its bureau admin signed in."""
+    """A client with working KSeF credentials; ``http`` is its bureau's accountant signed in,
+    ``admin`` the bureau's admin."""
 
     world: World
     http: FlaskClient
+    admin: FlaskClient
     client_id: int
     nip: str
 
@@ -94,9 +96,10 @@ def connected(
     app: Flask, make_world: Callable[..., World], connect_ksef: Callable[[FlaskClient, int], None]
 ) -> Connected:
     w = make_world()
-    http = signed_in(app, w.admin_email)
-    connect_ksef(http, w.client_ids[0])
-    return Connected(w, http, w.client_ids[0], client_nip(app, w.client_ids[0]))
+    admin = signed_in(app, w.admin_email)
+    connect_ksef(admin, w.client_ids[0])
+    accountant = signed_in(app, w.accountant_email)
+    return Connected(w, accountant, admin, w.client_ids[0], client_nip(app, w.client_ids[0]))
 
 
 @pytest.fixture

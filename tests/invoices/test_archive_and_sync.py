@@ -19,6 +19,7 @@ from integration.invoices.models import CostSync, Invoice
 from integration.ksef_sandbox.cli import issue_invoices
 from tests.conftest import World, signed_in
 from tests.invoices.conftest import (
+    Connected,
     client_nip,
     invoice_xml,
     post_xml,
@@ -55,18 +56,8 @@ class History:
 
 
 @pytest.fixture
-def history(
-    app: Flask,
-    ksef_sandbox: Flask,
-    make_world: Callable[..., World],
-    connect_ksef: Connect,
-    settle: Callable[[], int],
-) -> History:
-    w = make_world()
-    client_id = w.client_ids[0]
-    http = signed_in(app, w.admin_email)
-    connect_ksef(http, client_id)
-    nip = client_nip(app, client_id)
+def history(ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]) -> History:
+    w, http, client_id, nip = connected.world, connected.admin, connected.client_id, connected.nip
     for n in range(2):
         sent = post_xml(http, f"/api/v1/clients/{client_id}/invoices", invoice_xml(nip, f"S/{n}"))
         assert sent.status_code == 202

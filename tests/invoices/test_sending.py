@@ -21,6 +21,7 @@ from integration.invoices.models import Invoice, State
 from integration.ksef_sandbox.state import Invoice as KsefInvoice
 from tests.conftest import World, signed_in
 from tests.invoices.conftest import (
+    Connected,
     client_nip,
     invoice_xml,
     post_xml,
@@ -41,16 +42,9 @@ def _invoice(http: FlaskClient, client_id: int, invoice_id: int) -> dict[str, An
 
 
 def test_sales_invoice_is_sent_and_gets_its_ksef_number_and_upo(
-    app: Flask,
-    ksef_sandbox: Flask,
-    make_world: Callable[..., World],
-    connect_ksef: Connect,
-    settle: Callable[[], int],
+    app: Flask, ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
 ) -> None:
-    w = make_world()
-    client_id = w.client_ids[0]
-    http = signed_in(app, w.accountant_email)
-    connect_ksef(http, client_id)
+    http, client_id = connected.http, connected.client_id
     xml = invoice_xml(client_nip(app, client_id), "FV/1/2026")
 
     queued = _send(http, client_id, xml)
@@ -77,12 +71,9 @@ def test_sales_invoice_is_sent_and_gets_its_ksef_number_and_upo(
 
 
 def test_several_invoices_go_in_one_session(
-    app: Flask, make_world: Callable[..., World], connect_ksef: Connect, settle: Callable[[], int]
+    app: Flask, connected: Connected, settle: Callable[[], int]
 ) -> None:
-    w = make_world()
-    client_id = w.client_ids[0]
-    http = signed_in(app, w.accountant_email)
-    connect_ksef(http, client_id)
+    http, client_id = connected.http, connected.client_id
     nip = client_nip(app, client_id)
     ids = [_send(http, client_id, invoice_xml(nip, f"FV/{n}")).json["id"] for n in range(3)]
     settle()
@@ -137,12 +128,9 @@ def test_same_invoice_number_twice_is_a_conflict(
 
 
 def test_ksef_rejection_is_recorded_with_its_code_and_reason(
-    app: Flask, make_world: Callable[..., World], connect_ksef: Connect, settle: Callable[[], int]
+    app: Flask, connected: Connected, settle: Callable[[], int]
 ) -> None:
-    w = make_world()
-    client_id = w.client_ids[0]
-    http = signed_in(app, w.accountant_email)
-    connect_ksef(http, client_id)
+    http, client_id = connected.http, connected.client_id
     future = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
     xml = invoice_xml(client_nip(app, client_id), "FV/F", issue_date=future)
     invoice_id = _send(http, client_id, xml).json["id"]
@@ -176,12 +164,9 @@ def test_without_credentials_the_invoice_fails_and_can_be_sent_again(
 
 
 def test_crash_after_sending_is_reconciled_through_the_ksef_duplicate_answer(
-    app: Flask, make_world: Callable[..., World], connect_ksef: Connect, settle: Callable[[], int]
+    app: Flask, connected: Connected, settle: Callable[[], int]
 ) -> None:
-    w = make_world()
-    client_id = w.client_ids[0]
-    http = signed_in(app, w.accountant_email)
-    connect_ksef(http, client_id)
+    http, client_id = connected.http, connected.client_id
     invoice_id = _send(http, client_id, invoice_xml(client_nip(app, client_id), "FV/D")).json["id"]
     settle()
     original = _invoice(http, client_id, invoice_id)
@@ -250,12 +235,9 @@ def test_client_people_send_only_when_the_bureau_allows_it(
 
 
 def test_invoice_page_sends_a_file_and_shows_readable_errors(
-    app: Flask, make_world: Callable[..., World], connect_ksef: Connect, settle: Callable[[], int]
+    app: Flask, connected: Connected, settle: Callable[[], int]
 ) -> None:
-    w = make_world()
-    client_id = w.client_ids[0]
-    http = signed_in(app, w.accountant_email)
-    connect_ksef(http, client_id)
+    http, client_id = connected.http, connected.client_id
     page = http.get(f"/clients/{client_id}/invoices")
     assert page.status_code == 200
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
