@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from integration.accounts import service as accounts
 from integration.accounts.actor import Actor
+from integration.accounts.models import Role
 from integration.api.auth import current_actor, sign_in, sign_out
 from integration.core.errors import DomainError, Unauthenticated, ValidationFailed
 from integration.credentials import service as credentials
@@ -474,3 +475,92 @@ def bureau_invoices(bureau_id: int) -> Response | str:
         client_id=int(client_id) if client_id.isdigit() else None,
         attention=sum(page.counts["sales"].get(s.value, 0) for s in inbox.ATTENTION),
     )
+
+
+# ---------------------------------------------------------------------------- clients and people
+@bp.post("/bureaus/<int:bureau_id>/clients")
+def add_client(bureau_id: int) -> Response:
+    """The overview's form: a new client company, then its registration prompt in the list."""
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return redirect(url_for("web.login"))
+    try:
+        client = accounts.create_client(
+            actor, bureau_id, nip=request.form.get("nip", ""), name=request.form.get("name", "")
+        )
+    except DomainError as exc:
+        return redirect(url_for("web.overview", error=readable(exc)))
+    return redirect(
+        url_for(
+            "web.overview",
+            notice=f"{client.name} was added; register it against the licence below.",
+        )
+    )
+
+
+_ROLE_LABELS = {
+    Role.BUREAU_ADMIN: "bureau admin",
+    Role.ACCOUNTANT: "accountant",
+    Role.CLIENT_ADMIN: "client admin",
+    Role.CLIENT_USER: "client user",
+}
+
+
+@bp.route("/<any(bureaus, clients):kind>/<int:tenant_id>/people", methods=["GET", "POST"])
+def people(kind: str, tenant_id: int) -> Response | tuple[str, int] | str:
+    """A bureau's or a client's people: invite one, change a role, deactivate, reactivate."""
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return redirect(url_for("web.login"))
+    tenant = (
+        accounts.Tenant.bureau(tenant_id)
+        if kind == "bureaus"
+        else accounts.Tenant.client(tenant_id)
+    )
+    title = (
+        accounts.get_bureau(actor, tenant_id).name
+        if kind == "bureaus"
+        else accounts.get_client(actor, tenant_id).name
+    )
+    notice, error = _posted(lambda action: _people_action(actor, tenant, action))
+    members = accounts.list_users(actor, tenant, per_page=200).items
+    html = render_template(
+        "people.html",
+        title=title,
+        kind=kind,
+        tenant_id=tenant_id,
+        members=members,
+        roles={role.value: _ROLE_LABELS[role] for role in sorted(tenant.roles)},
+        labels={role.value: label for role, label in _ROLE_LABELS.items()},
+        error=error,
+        notice=notice,
+    )
+    return (html, 422) if error else html
+
+
+def _people_action(actor: Actor, tenant: accounts.Tenant, action: str) -> str:
+    form = request.form
+    if action == "invite":
+        member = accounts.create_user(
+            actor,
+            tenant,
+            email=form.get("email", ""),
+            first_name=form.get("first_name", ""),
+            last_name=form.get("last_name", ""),
+            role=form.get("role", ""),
+            pesel=form.get("pesel") or None,
+        )
+        return f"{member.user.email} is invited; an e-mail with a link to set a password follows."
+    user_id = form.get("user_id", "")
+    if not user_id.isdigit():
+        raise ValidationFailed.single("user_id", "choose a person")
+    if action == "role":
+        member = accounts.update_user(actor, tenant, int(user_id), role=form.get("role", ""))
+        return f"{member.user.email} is now {_ROLE_LABELS[member.role]}."
+    if action in ("deactivate", "activate"):
+        member = accounts.update_user(actor, tenant, int(user_id), is_active=action == "activate")
+        state = "can sign in again" if member.user.is_active else "can no longer sign in"
+        return f"{member.user.email} {state}."
+    raise ValidationFailed.single("action", "unknown action")

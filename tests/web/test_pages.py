@@ -216,3 +216,74 @@ def test_licence_page_exports_the_bureau_and_explains_a_bad_import(
     )
     assert refused.status_code == 422
     assert "manifest.json is missing" in refused.text
+
+
+def test_overview_adds_a_client_and_explains_a_bad_nip(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    _signed_in_page(client, w.accountant_email)
+    token = _csrf(client.get("/").text)
+    bad = client.post(
+        f"/bureaus/{w.bureau_id}/clients",
+        data={"csrf_token": token, "nip": "1234567890", "name": "Zła Firma"},
+        follow_redirects=True,
+    )
+    assert "nip" in bad.text.lower()
+    assert "Zła Firma" not in bad.text.split("<table>")[-1]
+    added = client.post(
+        f"/bureaus/{w.bureau_id}/clients",
+        data={"csrf_token": token, "nip": "111-222-33-32", "name": "Nowa Firma"},
+        follow_redirects=True,
+    )
+    assert "Nowa Firma was added" in added.text
+    assert "Not registered" in added.text
+
+
+def test_people_page_invites_changes_roles_and_deactivates(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    _signed_in_page(client, w.admin_email)
+    url = f"/bureaus/{w.bureau_id}/people"
+    token = _csrf(client.get(url).text)
+    invited = client.post(
+        url,
+        data={"csrf_token": token, "action": "invite", "first_name": "Nowa",
+              "last_name": "Księgowa", "email": "nowa@biuro.example", "pesel": "",
+              "role": "accountant"},
+    )  # fmt: skip
+    assert invited.status_code == 200, invited.text
+    assert "nowa@biuro.example is invited" in invited.text
+    rows = invited.text.split("<tbody>")[1].split("<tr")
+    row = next(r for r in rows if "nowa@biuro.example" in r)
+    new_id = re.search(r'name="user_id" value="(\d+)"', row)
+    assert new_id is not None
+    promoted = client.post(
+        url,
+        data={"csrf_token": token, "action": "role", "user_id": new_id.group(1),
+              "role": "bureau_admin"},
+    )  # fmt: skip
+    assert "is now bureau admin" in promoted.text
+    off = client.post(
+        url, data={"csrf_token": token, "action": "deactivate", "user_id": new_id.group(1)}
+    )
+    assert "can no longer sign in" in off.text
+    again = client.post(url, data={"csrf_token": token, "action": "invite", "email": "x"})
+    assert again.status_code == 422
+
+
+def test_accountants_cannot_invite_people_to_the_bureau(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    _signed_in_page(client, w.accountant_email)
+    url = f"/bureaus/{w.bureau_id}/people"
+    token = _csrf(client.get(url).text)
+    refused = client.post(
+        url,
+        data={"csrf_token": token, "action": "invite", "first_name": "A", "last_name": "B",
+              "email": "ab@biuro.example", "role": "bureau_admin"},
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert "only a bureau admin" in refused.text
