@@ -61,6 +61,12 @@ class InvoiceSchema(Schema):
 class InvoiceListArgs(PageArgs):
     direction = fields.String(validate=validate.OneOf([d.value for d in Direction]))
     state = fields.String(validate=validate.OneOf([s.value for s in State]))
+    q = fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "part of the number, KSeF number, or a party's NIP or name"},
+    )
+    issued_from = fields.Date(metadata={"description": "issue date (P_1) on or after"})
+    issued_to = fields.Date(metadata={"description": "issue date (P_1) on or before"})
 
 
 class InvoicePageSchema(Schema):
@@ -93,6 +99,11 @@ class BureauInvoiceArgs(PageArgs):
     client_id = fields.Integer(load_default=None)
     received_from = fields.AwareDateTime(
         load_default=None, metadata={"description": "received by Delegat at or after"}
+    )
+    q = fields.String(
+        load_default=None,
+        validate=validate.Length(max=100),
+        metadata={"description": "part of the number, KSeF number, or a party's NIP or name"},
     )
 
 
@@ -182,6 +193,7 @@ def bureau_invoices(args: dict[str, Any], bureau_id: int) -> Any:
         states=args["state"],
         client_id=args["client_id"],
         received_from=args["received_from"],
+        q=args["q"],
         page=args["page"],
         per_page=args["per_page"],
     )

@@ -19,6 +19,7 @@ from integration.accounts.models import Bureau, ClientCompany
 from integration.core.db import transaction
 from integration.core.errors import Forbidden, NotFound, ValidationFailed
 from integration.invoices.models import Direction, Invoice, State
+from integration.invoices.service import matching
 
 MAX_PAGE = 200
 ATTENTION = (State.FAILED, State.REJECTED)
@@ -41,10 +42,12 @@ class InboxPage:
 
 def _filters(
     bureau_id: int,
+    *,
     direction: str | None,
     states: Sequence[str],
     client_id: int | None,
     received_from: datetime | None,
+    q: str | None,
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [ClientCompany.bureau_id == bureau_id]
     try:
@@ -58,6 +61,8 @@ def _filters(
         where.append(Invoice.client_id == client_id)
     if received_from is not None:
         where.append(Invoice.created_at >= received_from)
+    if q and q.strip():
+        where.append(matching(q))
     return where
 
 
@@ -69,6 +74,7 @@ def bureau_invoices(
     states: Sequence[str] = (),
     client_id: int | None = None,
     received_from: datetime | None = None,
+    q: str | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> InboxPage:
@@ -82,7 +88,14 @@ def bureau_invoices(
         raise ValidationFailed.single("page", "must be 1 or more")
     if not 1 <= per_page <= MAX_PAGE:
         raise ValidationFailed.single("per_page", f"must be between 1 and {MAX_PAGE}")
-    where = _filters(bureau_id, direction, states, client_id, received_from)
+    where = _filters(
+        bureau_id,
+        direction=direction,
+        states=states,
+        client_id=client_id,
+        received_from=received_from,
+        q=q,
+    )
     with transaction() as s:
         if s.get(Bureau, bureau_id) is None:
             raise NotFound("no such bureau")

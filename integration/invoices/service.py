@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from integration.accounts import guards
 from integration.accounts.actor import Actor
@@ -175,15 +177,32 @@ class InvoicePage:
     per_page: int
 
 
+def matching(text: str) -> ColumnElement[bool]:
+    """Invoices whose number, KSeF number, seller or buyer (NIP or name) contain ``text``."""
+    pattern = f"%{text.strip().lower()}%"
+    return or_(
+        func.lower(Invoice.number).like(pattern),
+        func.lower(Invoice.ksef_number).like(pattern),
+        Invoice.seller_nip.like(pattern),
+        func.lower(Invoice.seller_name).like(pattern),
+        func.lower(Invoice.buyer_identifier).like(pattern),
+        func.lower(Invoice.buyer_name).like(pattern),
+    )
+
+
 def list_invoices(
     actor: Actor,
     client_id: int,
     *,
     direction: str | None = None,
     state: str | None = None,
+    q: str | None = None,
+    issued_from: date | None = None,
+    issued_to: date | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> InvoicePage:
+    """A page of the client's invoices, newest issue date first, narrowed by the filters."""
     per_page = max(1, min(per_page, MAX_PAGE))
     page = max(page, 1)
     with transaction() as s:
@@ -193,6 +212,12 @@ def list_invoices(
             stmt = stmt.where(Invoice.direction == Direction(direction))
         if state is not None:
             stmt = stmt.where(Invoice.state == State(state))
+        if q and q.strip():
+            stmt = stmt.where(matching(q))
+        if issued_from is not None:
+            stmt = stmt.where(Invoice.issue_date >= issued_from)
+        if issued_to is not None:
+            stmt = stmt.where(Invoice.issue_date <= issued_to)
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         items = s.scalars(
             stmt.order_by(Invoice.issue_date.desc(), Invoice.id.desc())

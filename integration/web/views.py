@@ -6,6 +6,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable
+from datetime import date
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
@@ -281,11 +282,25 @@ def invoices(client_id: int) -> Response | tuple[str, int] | str:
     if direction not in _DIRECTIONS:
         direction = "sales"
     notice, error = _posted(lambda action: _invoice_action(actor, client_id, action))
-    page = invoice_service.list_invoices(actor, client_id, direction=direction, per_page=100)
+    q = request.args.get("q", "").strip()[:100]
+    issued_from = _day(request.args.get("issued_from"))
+    issued_to = _day(request.args.get("issued_to"))
+    page = invoice_service.list_invoices(
+        actor,
+        client_id,
+        direction=direction,
+        page=_page_number(),
+        per_page=PAGE_ROWS,
+        q=q or None,
+        issued_from=issued_from,
+        issued_to=issued_to,
+    )
+    search = {"q": q, "issued_from": issued_from, "issued_to": issued_to}
     html = render_template(
         "invoices.html",
         client=client,
         page=page,
+        search=search,
         direction=direction,
         directions=_DIRECTIONS,
         state=licensing.states_for([client]).get(client.id),
@@ -294,6 +309,22 @@ def invoices(client_id: int) -> Response | tuple[str, int] | str:
         notice=notice,
     )
     return (html, 422) if error else html
+
+
+PAGE_ROWS = 100
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    return min(int(raw), 1_000_000) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def _day(raw: str | None) -> date | None:
+    """A date typed in a filter, or None when it is empty or not a date."""
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
 
 
 def _upload() -> bytes:
@@ -456,13 +487,16 @@ def bureau_invoices(bureau_id: int) -> Response | str:
         view = "cost"
     client_id = request.args.get("client_id", "")
     _, direction, states = _VIEWS[view]
+    search = request.args.get("q", "").strip()[:100]
     page = inbox.bureau_invoices(
         actor,
         bureau_id,
         direction=direction,
         states=states,
         client_id=int(client_id) if client_id.isdigit() else None,
-        per_page=200,
+        q=search or None,
+        page=_page_number(),
+        per_page=PAGE_ROWS,
     )
     clients = accounts.list_clients(actor, bureau_id, per_page=200).items
     return render_template(
@@ -473,6 +507,7 @@ def bureau_invoices(bureau_id: int) -> Response | str:
         views={key: label for key, (label, _, _) in _VIEWS.items()},
         clients=clients,
         client_id=int(client_id) if client_id.isdigit() else None,
+        search=search,
         attention=sum(page.counts["sales"].get(s.value, 0) for s in inbox.ATTENTION),
     )
 
