@@ -1,6 +1,10 @@
 """Throughput of typical API reads and the cost of a password sign-in, in-process.
 
     .venv/bin/python benchmarks/api_requests.py [--clients 1000] [--requests 300]
+        [--invoices-per-client 100]
+
+Reads: the client list, one client, /me; with invoices, a client's invoice page, a search in
+it, and the bureau's list of every client's invoices (cost invoices, and what needs attention).
 
 Uses a temporary SQLite database and DELEGAT_REDIS_URL if set (only for app start-up).
 """
@@ -8,6 +12,7 @@ Uses a temporary SQLite database and DELEGAT_REDIS_URL if set (only for app star
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import statistics
 import tempfile
@@ -15,6 +20,7 @@ import time
 from pathlib import Path
 
 import flask_migrate
+from sqlalchemy import insert, select
 
 from integration.accounts.models import Bureau, ClientCompany, Membership, Person, Role, UserAccount
 from integration.accounts.secrets import hash_password
@@ -23,6 +29,7 @@ from integration.core.clock import now
 from integration.core.db import db
 from integration.core.identifiers import nip_check_digit
 from integration.core.settings import Settings
+from integration.invoices.models import Invoice
 
 
 def _nips(count: int) -> list[str]:
@@ -35,10 +42,47 @@ def _nips(count: int) -> list[str]:
     return out
 
 
+def _invoices(client_ids: list[int], per_client: int) -> None:
+    """Invoices in bulk: per client, every tenth sales invoice failed, the rest cost invoices."""
+    stamp = now()
+    xml = b"<Faktura/>"
+    for client_id in client_ids:
+        rows = [
+            {
+                "client_id": client_id,
+                "direction": "sales" if n % 2 else "cost",
+                "state": "failed" if n % 20 == 1 else "accepted",
+                "source": "synced",
+                "channel": "online",
+                "number": f"FV/{n}/2026",
+                "invoice_type": "VAT",
+                "issue_date": dt.date(2026, 1, 1) + dt.timedelta(days=n % 300),
+                "seller_nip": "5260250274",
+                "seller_name": "Dostawca",
+                "buyer_identifier": "7740001454",
+                "buyer_name": "Nabywca",
+                "currency": "PLN",
+                "gross_amount": 123,
+                "xml": xml,
+                "sha256": "x",
+                "size": len(xml),
+                "error_description": "",
+                "attempts": 0,
+                "created_at": stamp - dt.timedelta(minutes=n),
+                "updated_at": stamp,
+            }
+            for n in range(per_client)
+        ]
+        if rows:
+            db.session.execute(insert(Invoice), rows)
+    db.session.commit()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--invoices-per-client", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
@@ -68,6 +112,12 @@ def main() -> None:
             db.session.add(Membership(user_id=user.id, bureau_id=bureau.id, role=Role.BUREAU_ADMIN))
             db.session.commit()
             bureau_id = bureau.id
+            client_ids = list(
+                db.session.scalars(
+                    select(ClientCompany.id).where(ClientCompany.bureau_id == bureau_id)
+                )
+            )
+            _invoices(client_ids, args.invoices_per_client)
 
         http = app.test_client()
         started = time.perf_counter()
@@ -84,10 +134,18 @@ def main() -> None:
                 samples.append((time.perf_counter() - t) * 1000)
             return samples
 
+        first = client_ids[0]
         for label, url in (
             ("GET client page (50 of N)", f"/api/v1/bureaus/{bureau_id}/clients"),
-            ("GET one client", f"/api/v1/clients/{bureau_id + 1}"),
+            ("GET one client", f"/api/v1/clients/{first}"),
             ("GET /me", "/api/v1/me"),
+            ("GET a client's invoices", f"/api/v1/clients/{first}/invoices"),
+            ("search a client's invoices", f"/api/v1/clients/{first}/invoices?q=fv/7"),
+            ("GET bureau: cost invoices", f"/api/v1/bureaus/{bureau_id}/invoices?direction=cost"),
+            (
+                "GET bureau: needing attention",
+                f"/api/v1/bureaus/{bureau_id}/invoices?state=failed&state=rejected",
+            ),
         ):
             s = timed(url)
             print(
@@ -96,7 +154,10 @@ def main() -> None:
                 f"{1000 / statistics.mean(s):7.0f} req/s"
             )
         print(f"{'password sign-in (Argon2id)':<28} {login_ms:6.1f} ms")
-        print(f"clients in the bureau: {args.clients}")
+        print(
+            f"clients in the bureau: {args.clients}, invoices: "
+            f"{args.clients * args.invoices_per_client}"
+        )
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ class Invoice(Base):
         sa.UniqueConstraint("client_id", "ksef_number"),
         sa.Index("ix_invoice_client_listing", "client_id", "direction", "issue_date"),
         sa.Index("ix_invoice_state", "state", "updated_at"),
+        # the bureau's counts by state: read from the index alone
+        sa.Index("ix_invoice_client_states", "client_id", "direction", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
