@@ -12,10 +12,10 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from werkzeug.wrappers import Response
 
 from integration.accounts import service as accounts
-from integration.accounts.actor import Actor
+from integration.accounts.actor import SCOPES, Actor
 from integration.accounts.models import Role
 from integration.api.auth import current_actor, sign_in, sign_out
-from integration.core.errors import DomainError, Unauthenticated, ValidationFailed
+from integration.core.errors import DomainError, Forbidden, Unauthenticated, ValidationFailed
 from integration.credentials import service as credentials
 from integration.invoices import archive, inbox, packages
 from integration.invoices import service as invoice_service
@@ -559,10 +559,18 @@ def people(kind: str, tenant_id: int) -> Response | tuple[str, int] | str:
         if kind == "bureaus"
         else accounts.get_client(actor, tenant_id).name
     )
-    notice, error = _posted(lambda action: _people_action(actor, tenant, action))
+    issued: list[accounts.IssuedApiClient] = []
+    notice, error = _posted(lambda action: _people_action(actor, tenant, action, issued))
     members = accounts.list_users(actor, tenant, per_page=200).items
+    try:
+        machines = accounts.list_api_clients(actor, tenant)
+    except Forbidden:  # only the tenant's admins see its API clients
+        machines = None
     html = render_template(
         "people.html",
+        machines=machines,
+        issued=issued[0] if issued else None,
+        scopes=sorted(SCOPES),
         title=title,
         kind=kind,
         tenant_id=tenant_id,
@@ -575,8 +583,26 @@ def people(kind: str, tenant_id: int) -> Response | tuple[str, int] | str:
     return (html, 422) if error else html
 
 
-def _people_action(actor: Actor, tenant: accounts.Tenant, action: str) -> str:
+def _people_action(
+    actor: Actor, tenant: accounts.Tenant, action: str, issued: list[accounts.IssuedApiClient]
+) -> str:
     form = request.form
+    if action == "api-client":
+        created = accounts.create_api_client(
+            actor,
+            tenant,
+            name=form.get("name", ""),
+            role=form.get("role", ""),
+            scopes=form.getlist("scopes"),
+        )
+        issued.append(created)
+        return f"API client {created.client.name} is created; copy its secret now."
+    if action == "revoke-api-client":
+        machine_id = form.get("api_client_id", "")
+        if not machine_id.isdigit():
+            raise ValidationFailed.single("api_client_id", "choose an API client")
+        revoked = accounts.revoke_api_client(actor, tenant, int(machine_id))
+        return f"API client {revoked.name} is revoked; its tokens stop working."
     if action == "invite":
         member = accounts.create_user(
             actor,

@@ -287,3 +287,37 @@ def test_accountants_cannot_invite_people_to_the_bureau(
     )  # fmt: skip
     assert refused.status_code == 422
     assert "only a bureau admin" in refused.text
+
+
+def test_people_page_creates_an_api_client_whose_secret_works_until_revoked(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    _signed_in_page(client, w.admin_email)
+    url = f"/bureaus/{w.bureau_id}/people"
+    token = _csrf(client.get(url).text)
+    created = client.post(
+        url,
+        data={"csrf_token": token, "action": "api-client", "name": "ERP", "role": "accountant",
+              "scopes": ["clients:read", "invoices:read"]},
+    )  # fmt: skip
+    assert created.status_code == 200, created.text
+    shown = re.search(r"Client id <code>([^<]+)</code>, secret <code>([^<]+)</code>", created.text)
+    assert shown is not None
+    machine = (shown.group(1), shown.group(2))
+    erp = client.application.test_client()
+    granted = erp.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=machine)
+    assert granted.status_code == 200
+    assert granted.json["scope"] == "clients:read invoices:read"
+    assert shown.group(2) not in client.get(url).text  # shown once
+    row = created.text.split(shown.group(1))[-1]
+    api_client_id = re.search(r'name="api_client_id" value="(\d+)"', row)
+    assert api_client_id is not None
+    revoked = client.post(
+        url,
+        data={"csrf_token": token, "action": "revoke-api-client",
+              "api_client_id": api_client_id.group(1)},
+    )  # fmt: skip
+    assert "is revoked" in revoked.text
+    refused = erp.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=machine)
+    assert refused.status_code == 401
