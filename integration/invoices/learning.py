@@ -10,6 +10,7 @@ Corrections are read for their party only: their lines carry differences, not pr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
@@ -39,6 +40,13 @@ class Facts:
 
 def _text(node: etree._Element, path: str, ns: dict[str, str]) -> str:
     return " ".join(str(node.xpath(f"string({path})", namespaces=ns)).split())
+
+
+def _issued(root: etree._Element, ns: dict[str, str]) -> date | None:
+    try:
+        return date.fromisoformat(_text(root, "f:Fa/f:P_1", ns))
+    except ValueError:
+        return None
 
 
 def _party(root: etree._Element, element: str, ns: dict[str, str]) -> CounterpartyFacts | None:
@@ -72,6 +80,7 @@ def _party(root: etree._Element, element: str, ns: dict[str, str]) -> Counterpar
         country=country,
         address=", ".join(line for line in lines if line),
         email=email if email and "@" in email else None,
+        issued=_issued(root, ns),
     )
 
 
@@ -85,6 +94,7 @@ def _amount(text: str) -> Decimal | None:
 
 def _products(root: etree._Element, ns: dict[str, str]) -> list[ProductFacts]:
     products = []
+    issued = _issued(root, ns)
     for line in root.iterfind("f:Fa/f:FaWiersz", ns):
         name = _text(line, "f:P_7", ns)
         rate = _text(line, "f:P_12", ns)
@@ -101,7 +111,11 @@ def _products(root: etree._Element, ns: dict[str, str]) -> list[ProductFacts]:
             continue
         products.append(
             ProductFacts(
-                name=name, unit=_text(line, "f:P_8A", ns) or "szt.", vat_rate=rate, net_price=price
+                name=name,
+                unit=_text(line, "f:P_8A", ns) or "szt.",
+                vat_rate=rate,
+                net_price=price,
+                issued=issued,
             )
         )
     return products

@@ -2,12 +2,13 @@
 
 ``source`` says where a row came from: ``invoice`` (learnt from the client's invoices),
 ``manual`` (entered or edited by a person) or ``file`` (an imported CSV/XLSX). Rows learnt
-from invoices never overwrite what a person entered.
+from invoices follow newer invoices (``learnt_on`` is the issue date they were read from) and
+never overwrite what a person entered.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ class Counterparty(Base):
     address: Mapped[str] = mapped_column(sa.String(500), default="")
     email: Mapped[str | None] = mapped_column(sa.String(254))
     source: Mapped[str] = mapped_column(sa.String(10), default="manual")
+    learnt_on: Mapped[date | None]
     updated_at: Mapped[datetime] = mapped_column(default=now)
 
 
@@ -47,4 +49,5 @@ class Product(Base):
     vat_rate: Mapped[str] = mapped_column(sa.String(6))
     net_price: Mapped[Decimal] = mapped_column(sa.Numeric(14, 2))
     source: Mapped[str] = mapped_column(sa.String(10), default="manual")
+    learnt_on: Mapped[date | None]
     updated_at: Mapped[datetime] = mapped_column(default=now)

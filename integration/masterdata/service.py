@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -437,23 +438,25 @@ def remove_record(actor: Actor, client_id: int, kind: str, record_id: int) -> No
 # ---------------------------------------------------------------------------- learnt from invoices
 @dataclass(frozen=True)
 class CounterpartyFacts:
-    """A party as an invoice names it."""
+    """A party as an invoice issued on ``issued`` names it."""
 
     nip: str | None
     name: str
     country: str
     address: str
     email: str | None
+    issued: date | None = None
 
 
 @dataclass(frozen=True)
 class ProductFacts:
-    """A line of a sales invoice, as a price-list entry."""
+    """A line of a sales invoice issued on ``issued``, as a price-list entry."""
 
     name: str
     unit: str
     vat_rate: str
     net_price: Decimal
+    issued: date | None = None
 
 
 def _insert(s: Session, row: Record) -> bool:
@@ -467,6 +470,15 @@ def _insert(s: Session, row: Record) -> bool:
     return True
 
 
+def _follows(row: Record, issued: date | None) -> bool:
+    """Whether a row learnt from invoices takes what a newer (or as new) invoice says."""
+    return (
+        row.source == "invoice"
+        and issued is not None
+        and (row.learnt_on is None or issued >= row.learnt_on)
+    )
+
+
 def learn(
     s: Session,
     client_id: int,
@@ -475,8 +487,9 @@ def learn(
 ) -> tuple[int, int]:
     """Add the counterparties and products the master data lacks; (counterparties, products).
 
-    Rows that exist (by NIP, or by name for a party without one, and by name for a product)
-    are left as they are: what a person entered or imported wins over what an invoice says.
+    Rows are matched by NIP (by name for a party without one) and by name for a product. A row
+    learnt from invoices takes the details of a newer invoice (a new address, a new price);
+    a row a person entered or imported is left as it is.
     """
     added_parties = added_products = 0
     stamp = now()
@@ -488,37 +501,39 @@ def learn(
             if party.nip
             else (Counterparty.nip.is_(None) & (Counterparty.name == party.name[:300]))
         )
-        if s.scalar(select(Counterparty.id).where(Counterparty.client_id == client_id, key)):
-            continue
-        added_parties += _insert(
-            s,
-            Counterparty(
-                client_id=client_id,
-                nip=party.nip,
-                name=party.name[:300],
-                country=party.country,
-                address=party.address[:500],
-                email=party.email[:254] if party.email else None,
-                source="invoice",
-                updated_at=stamp,
-            ),
-        )
+        known = s.scalar(select(Counterparty).where(Counterparty.client_id == client_id, key))
+        values: dict[str, object] = {
+            "name": party.name[:300],
+            "country": party.country,
+            "address": party.address[:500],
+            "email": party.email[:254] if party.email else None,
+            "learnt_on": party.issued,
+            "updated_at": stamp,
+        }
+        if known is None:
+            party_row = Counterparty(client_id=client_id, nip=party.nip, source="invoice", **values)
+            added_parties += _insert(s, party_row)
+        elif _follows(known, party.issued):
+            for field, value in values.items():
+                setattr(known, field, value)
     for product in products:
         name = product.name[:256]
-        if not name or s.scalar(
-            select(Product.id).where(Product.client_id == client_id, Product.name == name)
-        ):
+        if not name:
             continue
-        added_products += _insert(
-            s,
-            Product(
-                client_id=client_id,
-                name=name,
-                unit=product.unit[:20] or "szt.",
-                vat_rate=product.vat_rate,
-                net_price=product.net_price,
-                source="invoice",
-                updated_at=stamp,
-            ),
+        known_product = s.scalar(
+            select(Product).where(Product.client_id == client_id, Product.name == name)
         )
+        facts: dict[str, object] = {
+            "unit": product.unit[:20] or "szt.",
+            "vat_rate": product.vat_rate,
+            "net_price": product.net_price,
+            "learnt_on": product.issued,
+            "updated_at": stamp,
+        }
+        if known_product is None:
+            product_row = Product(client_id=client_id, name=name, source="invoice", **facts)
+            added_products += _insert(s, product_row)
+        elif _follows(known_product, product.issued):
+            for field, value in facts.items():
+                setattr(known_product, field, value)
     return added_parties, added_products

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from integration.core.db import db
 from integration.invoices import jobs
@@ -16,6 +16,9 @@ from integration.invoices.learning import read_facts
 from integration.invoices.models import Direction, Invoice
 from integration.ksef_sandbox import testkit
 from integration.ksef_sandbox.cli import issue_invoices
+from integration.masterdata.models import Counterparty, Product
+from integration.masterdata.service import CounterpartyFacts, ProductFacts, learn
+from tests.conftest import World
 from tests.invoices.conftest import BUYER_NIP, Connected, sandbox_store
 
 SUPPLIER = "7740001454"
@@ -142,3 +145,37 @@ def test_corrections_teach_their_party_but_not_prices() -> None:
 def test_an_unreadable_document_teaches_nothing() -> None:
     facts = read_facts(b"<not-xml", Direction.SALES)
     assert (facts.counterparty, facts.products) == (None, [])
+
+
+def test_learnt_prices_and_addresses_follow_newer_invoices_only(
+    app: Flask, make_world: Callable[..., World]
+) -> None:
+    client_id = make_world().client_ids[0]
+
+    def product(price: str, day: int) -> ProductFacts:
+        return ProductFacts("Audyt", "h", "23", Decimal(price), dt.date(2026, 3, day))
+
+    def party(address: str, day: int) -> CounterpartyFacts:
+        return CounterpartyFacts(SUPPLIER, "Audytor", "PL", address, None, dt.date(2026, 3, day))
+
+    with app.app_context():
+        for facts in (
+            ([party("Łódź", 10)], [product("100.00", 10)]),
+            ([party("Kraków", 20)], [product("120.00", 20)]),  # newer: followed
+            ([party("Gdańsk", 5)], [product("90.00", 5)]),  # older: ignored
+        ):
+            learn(db.session, client_id, *facts)
+            db.session.commit()
+        row = db.session.scalar(select(Product).where(Product.client_id == client_id))
+        known = db.session.scalar(select(Counterparty).where(Counterparty.client_id == client_id))
+        assert row is not None
+        assert known is not None
+        assert (row.net_price, row.learnt_on) == (Decimal("120.00"), dt.date(2026, 3, 20))
+        assert known.address == "Kraków"
+        row.source = "manual"  # a person's edit
+        db.session.commit()
+        learn(db.session, client_id, [], [product("150.00", 25)])
+        db.session.commit()
+        assert db.session.scalar(select(Product.net_price).where(Product.id == row.id)) == Decimal(
+            "120.00"
+        )
