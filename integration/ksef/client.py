@@ -397,7 +397,9 @@ class KsefClient:
                 ordinal=int(u["ordinalNumber"]),
                 method=str(u.get("method") or "PUT"),
                 url=str(u["url"]),
-                headers={str(k): str(v) for k, v in (u.get("headers") or {}).items()},
+                headers={
+                    str(k): str(v) for k, v in (u.get("headers") or {}).items() if v is not None
+                },
             )
             for u in d["partUploadRequests"]
         ]
@@ -406,7 +408,12 @@ class KsefClient:
     def upload_part(self, upload: PartUpload, data: bytes) -> None:
         """Upload one part to its pre-signed address, with exactly the headers KSeF gave."""
         self.http.request(
-            upload.method, upload.url, content=data, headers=upload.headers, expect=(200, 201)
+            upload.method,
+            upload.url,
+            content=data,
+            headers=upload.headers,
+            expect=(200, 201),
+            exact_headers=True,
         )
 
     def close_batch_session(self, session_reference: str, *, access_token: str) -> None:

@@ -57,9 +57,15 @@ class KsefHttp:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         expect: tuple[int, ...] = (200,),
+        exact_headers: bool = False,
     ) -> httpx.Response:
+        """``exact_headers``: send only ``headers`` (pre-signed storage addresses want them so)."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        sent = {"Accept": "application/json", **(headers or {})}
+        sent = (
+            dict(headers or {})
+            if exact_headers
+            else {"Accept": "application/json", **(headers or {})}
+        )
         if bearer:
             sent["Authorization"] = f"Bearer {bearer}"
         try:
