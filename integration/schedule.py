@@ -20,4 +20,5 @@ PERIODIC = (
     Periodic("integration.permissions.jobs.pull_all_grants", "ksef", 3600),
     Periodic("integration.invoices.jobs.learn_all_master_data", "default", 3600),
     Periodic("integration.quota.jobs.warn_low_packages", "mail", 3600),
+    Periodic("integration.invoices.jobs.send_invoice_digests", "mail", 86400),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integration.invoices import learning, packages, sending, sync
+from integration.invoices import digest, learning, packages, sending, sync
 
 
 def send_queued(client_id: int, attempt: int = 0) -> str:
@@ -40,3 +40,8 @@ def learn_master_data(client_id: int) -> dict[str, int]:
 def learn_all_master_data() -> int:
     """Periodic: find invoices whose learning job was lost."""
     return learning.sweep()
+
+
+def send_invoice_digests() -> dict[str, int]:
+    """Periodic (daily): e-mail what arrived and what needs attention since the last time."""
+    return digest.send_digests()

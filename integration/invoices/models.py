@@ -126,3 +126,13 @@ class CostSync(Base):
     last_run_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(sa.String(1000), default="")
     downloaded: Mapped[int] = mapped_column(default=0)
+
+
+class InvoiceDigest(Base):
+    """How far the daily invoice e-mail of a bureau or a client has told."""
+
+    __tablename__ = "invoice_digest"
+
+    key: Mapped[str] = mapped_column(sa.String(40), primary_key=True)  # bureau:<id> | client:<id>
+    last_invoice_id: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime]

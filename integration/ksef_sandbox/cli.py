@@ -111,7 +111,7 @@ def issue_invoices(
                     buyer_nip=buyer,
                     meta={
                         "issueDate": now.date().isoformat(),
-                        "sellerName": "Sprzedawca Sp. z o.o.",
+                        "sellerName": seller_name,
                         "buyerName": "Nabywca Sp. z o.o.",
                         "buyerIdentifier": {"type": "Nip", "value": buyer},
                         "netAmount": 100.0,

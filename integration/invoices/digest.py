@@ -1,0 +1,182 @@
+"""The daily e-mail about invoices: what arrived and what needs attention since the last one.
+
+The bureau's people hear of the cost invoices downloaded for every client and of the sales
+invoices that failed or that KSeF rejected; a client's people hear of their own cost invoices.
+Each recipient group has a mark (``invoice_digest``): the last invoice id told about and when,
+moved in the same transaction that writes the e-mails, so a job that runs twice tells once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from integration.accounts.models import (
+    BUREAU_ROLES,
+    CLIENT_ROLES,
+    Bureau,
+    ClientCompany,
+    Membership,
+    UserAccount,
+)
+from integration.core.appctx import current_settings
+from integration.core.clock import now
+from integration.core.db import transaction
+from integration.invoices.models import Direction, Invoice, InvoiceDigest, State
+from integration.mail import MailBackend, Message, backend_for, send
+
+ATTENTION = (State.FAILED, State.REJECTED)
+
+
+def _mark(s: Session, key: str, at: datetime) -> InvoiceDigest:
+    mark = s.get(InvoiceDigest, key)
+    if mark is None:  # the first digest tells of what comes from now on
+        newest = s.scalar(select(func.max(Invoice.id))) or 0
+        mark = InvoiceDigest(key=key, last_invoice_id=newest, sent_at=at)
+        s.add(mark)
+        s.flush()
+    return mark
+
+
+def _recipients(
+    s: Session, *, bureau_id: int | None = None, client_id: int | None = None
+) -> list[str]:
+    roles = BUREAU_ROLES if bureau_id is not None else CLIENT_ROLES
+    return list(
+        s.scalars(
+            select(UserAccount.email)
+            .join(Membership, Membership.user_id == UserAccount.id)
+            .where(
+                UserAccount.is_active.is_(True),
+                Membership.role.in_(roles),
+                Membership.bureau_id == bureau_id
+                if bureau_id is not None
+                else Membership.client_id == client_id,
+            )
+            .order_by(UserAccount.email)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _Round:
+    """One run of the digest: its transaction, mail backend, time, link base and last id."""
+
+    s: Session
+    backend: MailBackend
+    at: datetime
+    link: str
+    newest: int
+
+    def deliver(self, key: str, recipients: list[str], subject: str, body: str) -> None:
+        for email in recipients:
+            message = Message(
+                key=f"{key}:{email}"[:120], recipient=email, subject=subject, body=body
+            )
+            send(self.s, self.backend, message)
+
+
+def _bureau(run: _Round, bureau: Bureau) -> bool:
+    s, at, newest = run.s, run.at, run.newest
+    mark = _mark(s, f"bureau:{bureau.id}", at)
+    arrived: Counter[str] = Counter()
+    for name, count in s.execute(
+        select(ClientCompany.name, func.count())
+        .join(Invoice, Invoice.client_id == ClientCompany.id)
+        .where(
+            ClientCompany.bureau_id == bureau.id,
+            Invoice.direction == Direction.COST,
+            Invoice.id > mark.last_invoice_id,
+            Invoice.id <= newest,
+        )
+        .group_by(ClientCompany.name)
+    ):
+        arrived[name] = count
+    trouble = s.execute(
+        select(ClientCompany.name, Invoice.number, Invoice.state, Invoice.error_description)
+        .join(Invoice, Invoice.client_id == ClientCompany.id)
+        .where(
+            ClientCompany.bureau_id == bureau.id,
+            Invoice.state.in_(ATTENTION),
+            Invoice.updated_at > mark.sent_at,
+        )
+        .order_by(ClientCompany.name, Invoice.number)
+    ).all()
+    told = bool(arrived or trouble)
+    if told:
+        lines = [
+            f"Invoices of {bureau.name}'s clients since {mark.sent_at:%Y-%m-%d %H:%M} UTC.",
+            "",
+        ]
+        if arrived:
+            lines.append(f"New cost invoices: {sum(arrived.values())}")
+            lines += [f"  {name}: {count}" for name, count in sorted(arrived.items())]
+            lines.append("")
+        if trouble:
+            lines.append(f"Sales invoices needing attention: {len(trouble)}")
+            lines += [
+                f"  {name}: {number} — {State(state).value}" + (f" ({why[:120]})" if why else "")
+                for name, number, state, why in trouble[:50]
+            ]
+            lines.append("")
+        lines.append(f"See them all: {run.link}/bureaus/{bureau.id}/invoices")
+        run.deliver(
+            f"digest:bureau:{bureau.id}:{at:%Y%m%d%H}",
+            _recipients(s, bureau_id=bureau.id),
+            f"Delegat: {sum(arrived.values())} new cost invoice(s), {len(trouble)} to look at",
+            "\n".join(lines),
+        )
+    mark.last_invoice_id, mark.sent_at = max(newest, mark.last_invoice_id), at
+    return told
+
+
+def _client(run: _Round, client: ClientCompany) -> bool:
+    s, at, newest = run.s, run.at, run.newest
+    mark = _mark(s, f"client:{client.id}", at)
+    arrived = s.execute(
+        select(Invoice.seller_name, Invoice.number, Invoice.gross_amount, Invoice.currency)
+        .where(
+            Invoice.client_id == client.id,
+            Invoice.direction == Direction.COST,
+            Invoice.id > mark.last_invoice_id,
+            Invoice.id <= newest,
+        )
+        .order_by(Invoice.id)
+    ).all()
+    recipients = _recipients(s, client_id=client.id)
+    if arrived and recipients:
+        lines = [f"New cost invoices of {client.name} in KSeF: {len(arrived)}", ""]
+        lines += [
+            f"  {seller} — {number}: {gross:.2f} {currency}"
+            for seller, number, gross, currency in arrived[:50]
+        ]
+        lines += ["", f"See them: {run.link}/clients/{client.id}/invoices?direction=cost"]
+        run.deliver(
+            f"digest:client:{client.id}:{at:%Y%m%d%H}",
+            recipients,
+            f"Delegat: {len(arrived)} new cost invoice(s) of {client.name}",
+            "\n".join(lines),
+        )
+    mark.last_invoice_id, mark.sent_at = max(newest, mark.last_invoice_id), at
+    return bool(arrived and recipients)
+
+
+def send_digests() -> dict[str, int]:
+    """Write the e-mails of every bureau and client that has something new to be told."""
+    at = now()
+    settings = current_settings()
+    backend = backend_for(settings.mail_backend)
+    link = settings.public_base_url.rstrip("/")
+    told = {"bureaus": 0, "clients": 0}
+    with transaction() as s:
+        newest = s.scalar(select(func.max(Invoice.id))) or 0  # told up to here, and no further
+        run = _Round(s, backend, at, link, newest)
+        for bureau in s.scalars(select(Bureau).order_by(Bureau.id)).all():
+            told["bureaus"] += _bureau(run, bureau)
+        for client in s.scalars(select(ClientCompany).order_by(ClientCompany.id)).all():
+            told["clients"] += _client(run, client)
+    return told
