@@ -137,6 +137,16 @@ class BureauInvoicePageSchema(Schema):
     )
 
 
+class CostSyncStatusSchema(Schema):
+    synced_until = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "every cost invoice stored in KSeF up to then is here"},
+    )
+    last_run_at = fields.DateTime(allow_none=True)
+    last_error = fields.String(metadata={"description": "why the last run stopped, if it did"})
+    downloaded = fields.Integer(metadata={"description": "cost invoices downloaded so far"})
+
+
 class SyncStateSchema(Schema):
     queued = fields.Boolean()
 
@@ -236,12 +246,18 @@ def retry_invoice(client_id: int, invoice_id: int) -> Any:
     return invoices.retry(current_actor(), client_id, invoice_id)
 
 
-@blp.route("/clients/<int:client_id>/invoices/sync", methods=["POST"])
-@blp.response(202, SyncStateSchema)
-def sync_costs(client_id: int) -> dict[str, bool]:
-    """Download new cost invoices from KSeF now (also runs periodically)."""
-    invoices.start_cost_sync(current_actor(), client_id)
-    return {"queued": True}
+@blp.route("/clients/<int:client_id>/invoices/sync")
+class CostSync(MethodView):
+    @blp.response(200, CostSyncStatusSchema)
+    def get(self, client_id: int) -> Any:
+        """How far the download of cost invoices got and how its last run went."""
+        return invoices.cost_sync_status(current_actor(), client_id)
+
+    @blp.response(202, SyncStateSchema)
+    def post(self, client_id: int) -> dict[str, bool]:
+        """Download new cost invoices from KSeF now (also runs periodically)."""
+        invoices.start_cost_sync(current_actor(), client_id)
+        return {"queued": True}
 
 
 @blp.route("/clients/<int:client_id>/invoices/archive")

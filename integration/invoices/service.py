@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -24,7 +24,7 @@ from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from integration.invoices import sync
 from integration.invoices.documents import InvoiceSummary, read_invoice
-from integration.invoices.models import Channel, Direction, Invoice, Source, State
+from integration.invoices.models import Channel, CostSync, Direction, Invoice, Source, State
 from integration.jobs import enqueue_after_commit, job_id
 from integration.licensing import service as licensing
 from integration.licensing.numbers import Module
@@ -265,6 +265,25 @@ def retry(actor: Actor, client_id: int, invoice_id: int) -> Invoice:
         invoice.error_code, invoice.error_description = None, ""
         enqueue_sending(s, client_id, invoice.id)
     return invoice
+
+
+@dataclass(frozen=True)
+class CostSyncStatus:
+    """How far the download of a client's cost invoices got, and how its last run went."""
+
+    synced_until: datetime | None
+    last_run_at: datetime | None
+    last_error: str
+    downloaded: int
+
+
+def cost_sync_status(actor: Actor, client_id: int) -> CostSyncStatus:
+    with transaction() as s:
+        client_for_reading(s, actor, client_id)
+        row = s.get(CostSync, client_id)
+        if row is None:
+            return CostSyncStatus(None, None, "", 0)
+        return CostSyncStatus(row.synced_until, row.last_run_at, row.last_error, row.downloaded)
 
 
 def start_cost_sync(actor: Actor, client_id: int) -> None:

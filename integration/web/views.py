@@ -78,9 +78,15 @@ def overview() -> Response | str:
     except Unauthenticated:
         return redirect(url_for("web.login"))
     clients = accounts.my_clients(actor)
+    connected = {
+        row.client_id: row
+        for bureau_id in actor.bureau_roles
+        for row in credentials.bureau_overview(actor, bureau_id)
+    }
     return render_template(
         "overview.html",
         clients=clients,
+        connected=connected,
         actor=actor,
         states=licensing.states_for(clients),
         notice=request.args.get("notice"),
@@ -305,6 +311,7 @@ def invoices(client_id: int) -> Response | tuple[str, int] | str:
         directions=_DIRECTIONS,
         state=licensing.states_for([client]).get(client.id),
         may_send=invoice_service.may_send(actor, client),
+        sync=invoice_service.cost_sync_status(actor, client_id),
         error=error,
         notice=notice,
     )

@@ -78,3 +78,30 @@ def test_bureau_invoice_page_points_at_what_needs_attention(
     )
     assert "FV/N/1" in attention.text
     assert f"/clients/{other}/invoices" in attention.text
+
+
+def test_cost_download_status_says_how_far_it_got_and_why_it_stopped(
+    app: Flask, ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
+) -> None:
+    http, client_id = connected.http, connected.client_id
+    never = http.get(f"/api/v1/clients/{client_id}/invoices/sync").json
+    assert never == {"synced_until": None, "last_run_at": None, "last_error": "", "downloaded": 0}
+    store = sandbox_store(ksef_sandbox)
+    issue_invoices(store, SUPPLIER, connected.nip, 2, store.now())
+    assert http.post(f"/api/v1/clients/{client_id}/invoices/sync", json={}).status_code == 202
+    settle()
+    done = http.get(f"/api/v1/clients/{client_id}/invoices/sync").json
+    assert done["downloaded"] == 2
+    assert done["synced_until"] is not None
+    assert done["last_error"] == ""
+    page = http.get(f"/clients/{client_id}/invoices", query_string={"direction": "cost"})
+    assert "(2 downloaded so far)" in page.text
+
+    other = connected.world.client_ids[1]  # no KSeF credentials
+    assert http.post(f"/api/v1/clients/{other}/invoices/sync", json={}).status_code == 202
+    settle()
+    stopped = http.get(f"/api/v1/clients/{other}/invoices/sync").json
+    assert stopped["last_error"]
+    assert "The last download stopped" in http.get(f"/clients/{other}/invoices").text
+    overview = http.get("/").text
+    assert overview.count("not connected") == 1  # the other client; the first is connected
