@@ -255,6 +255,8 @@ def test_people_page_invites_changes_roles_and_deactivates(
     )  # fmt: skip
     assert invited.status_code == 200, invited.text
     assert "nowa@biuro.example is invited" in invited.text
+    assert re.search(r"<title>People · [^<]+ · Delegat</title>", invited.text)
+    assert invited.text.count("<h2>API clients</h2>") == 1
     rows = invited.text.split("<tbody>")[1].split("<tr")
     row = next(r for r in rows if "nowa@biuro.example" in r)
     new_id = re.search(r'name="user_id" value="(\d+)"', row)
