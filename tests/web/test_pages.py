@@ -323,3 +323,27 @@ def test_people_page_creates_an_api_client_whose_secret_works_until_revoked(
     assert "is revoked" in revoked.text
     refused = erp.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=machine)
     assert refused.status_code == 401
+
+
+def test_every_page_renders_one_plain_title_and_one_main(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    _signed_in_page(client, w.admin_email)
+    c = w.client_ids[0]
+    for url in (
+        "/",
+        f"/bureaus/{w.bureau_id}/licence",
+        f"/bureaus/{w.bureau_id}/people",
+        f"/bureaus/{w.bureau_id}/invoices",
+        f"/clients/{c}/invoices",
+        f"/clients/{c}/ksef",
+        f"/clients/{c}/master-data",
+        f"/clients/{c}/people",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        titles = re.findall(r"<title>([^<]*)</title>", page.text)
+        assert len(titles) == 1, url
+        assert titles[0].endswith("Delegat"), url
+        assert page.text.count("<main>") == 1, url
