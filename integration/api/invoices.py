@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, pre_dump, validate
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.schemas import PageArgs
 from integration.core.errors import ValidationFailed
-from integration.invoices import archive, inbox, packages
+from integration.invoices import archive, inbox, packages, registers
 from integration.invoices import service as invoices
 from integration.invoices.documents import MAX_INVOICE_BYTES
 from integration.invoices.models import Direction, State
@@ -67,6 +67,15 @@ class InvoiceListArgs(PageArgs):
     )
     issued_from = fields.Date(metadata={"description": "issue date (P_1) on or after"})
     issued_to = fields.Date(metadata={"description": "issue date (P_1) on or before"})
+
+
+class RegisterArgs(Schema):
+    format = fields.String(load_default="xlsx", validate=validate.OneOf(["xlsx", "csv"]))
+    direction = fields.String(validate=validate.OneOf([d.value for d in Direction]))
+    state = fields.String(validate=validate.OneOf([s.value for s in State]))
+    q = fields.String(validate=validate.Length(max=100))
+    issued_from = fields.Date()
+    issued_to = fields.Date()
 
 
 class InvoicePageSchema(Schema):
@@ -207,6 +216,18 @@ def bureau_invoices(args: dict[str, Any], bureau_id: int) -> Any:
         page=args["page"],
         per_page=args["per_page"],
     )
+
+
+@blp.route("/clients/<int:client_id>/invoices/register")
+@blp.arguments(RegisterArgs, location="query")
+@blp.response(200, description="the register of invoices as XLSX or CSV")
+def invoice_register(args: dict[str, Any], client_id: int) -> Response:
+    """The client's invoices, narrowed like the list, as a spreadsheet (oldest first)."""
+    fmt = args.pop("format")
+    data = registers.client_register(
+        current_actor(), client_id, fmt, invoices.InvoiceFilter(**args)
+    )
+    return _file(data, f"invoices-{client_id}.{fmt}", registers.MIMETYPES[fmt])
 
 
 @blp.route("/clients/<int:client_id>/invoices/packages", methods=["POST"])

@@ -190,6 +190,31 @@ def matching(text: str) -> ColumnElement[bool]:
     )
 
 
+@dataclass(frozen=True)
+class InvoiceFilter:
+    """What narrows a list of a client's invoices."""
+
+    direction: str | None = None
+    state: str | None = None
+    q: str | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+
+    def where(self, client_id: int) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = [Invoice.client_id == client_id]
+        if self.direction is not None:
+            found.append(Invoice.direction == Direction(self.direction))
+        if self.state is not None:
+            found.append(Invoice.state == State(self.state))
+        if self.q and self.q.strip():
+            found.append(matching(self.q))
+        if self.issued_from is not None:
+            found.append(Invoice.issue_date >= self.issued_from)
+        if self.issued_to is not None:
+            found.append(Invoice.issue_date <= self.issued_to)
+        return found
+
+
 def list_invoices(
     actor: Actor,
     client_id: int,
@@ -205,19 +230,10 @@ def list_invoices(
     """A page of the client's invoices, newest issue date first, narrowed by the filters."""
     per_page = max(1, min(per_page, MAX_PAGE))
     page = max(page, 1)
+    narrowed = InvoiceFilter(direction, state, q, issued_from, issued_to)
     with transaction() as s:
         client = client_for_reading(s, actor, client_id)
-        stmt = select(Invoice).where(Invoice.client_id == client_id)
-        if direction is not None:
-            stmt = stmt.where(Invoice.direction == Direction(direction))
-        if state is not None:
-            stmt = stmt.where(Invoice.state == State(state))
-        if q and q.strip():
-            stmt = stmt.where(matching(q))
-        if issued_from is not None:
-            stmt = stmt.where(Invoice.issue_date >= issued_from)
-        if issued_to is not None:
-            stmt = stmt.where(Invoice.issue_date <= issued_to)
+        stmt = select(Invoice).where(*narrowed.where(client_id))
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         items = s.scalars(
             stmt.order_by(Invoice.issue_date.desc(), Invoice.id.desc())

@@ -17,7 +17,7 @@ from integration.accounts.models import Role
 from integration.api.auth import current_actor, sign_in, sign_out
 from integration.core.errors import DomainError, Forbidden, Unauthenticated, ValidationFailed
 from integration.credentials import service as credentials
-from integration.invoices import archive, inbox, packages
+from integration.invoices import archive, inbox, packages, registers
 from integration.invoices import service as invoice_service
 from integration.licensing import service as licensing
 from integration.masterdata import service as masterdata
@@ -632,3 +632,22 @@ def _people_action(
         state = "can sign in again" if member.user.is_active else "can no longer sign in"
         return f"{member.user.email} {state}."
     raise ValidationFailed.single("action", "unknown action")
+
+
+@bp.get("/clients/<int:client_id>/invoices/register.<any(csv, xlsx):fmt>")
+def invoice_register(client_id: int, fmt: str) -> Response:
+    """The invoice list as on screen (direction and search), as a spreadsheet."""
+    narrowed = invoice_service.InvoiceFilter(
+        direction=request.args.get("direction")
+        if request.args.get("direction") in _DIRECTIONS
+        else None,
+        q=request.args.get("q", "").strip()[:100] or None,
+        issued_from=_day(request.args.get("issued_from")),
+        issued_to=_day(request.args.get("issued_to")),
+    )
+    data = registers.client_register(current_actor(), client_id, fmt, narrowed)
+    return Response(
+        data,
+        mimetype=registers.MIMETYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="invoices-{client_id}.{fmt}"'},
+    )

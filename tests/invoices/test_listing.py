@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable
 
 from flask import Flask
+from openpyxl import load_workbook
 
 from integration.core.db import db
 from integration.invoices.documents import read_invoice
@@ -89,3 +91,29 @@ def test_the_invoice_page_searches_and_pages_through_many_invoices(
     assert "1 found" in found.text
     inbox = http.get(f"/bureaus/{w.bureau_id}/invoices", query_string={"view": "sales"})
     assert "page 1 of 2" in inbox.text
+
+
+def test_the_register_of_invoices_is_a_spreadsheet_of_the_narrowed_list(
+    app: Flask, make_world: Callable[..., World]
+) -> None:
+    w, nip = _nip(app, make_world)
+    _history(app, w.client_ids[0], nip, 6)
+    http = signed_in(app, w.accountant_email)
+    url = f"/api/v1/clients/{w.client_ids[0]}/invoices/register"
+    sheet = http.get(url, query_string={"q": "drukarnia"})
+    assert sheet.status_code == 200
+    book = load_workbook(io.BytesIO(sheet.data), read_only=True)
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    assert rows[0][:3] == ("direction", "number", "type")
+    assert [r[1] for r in rows[1:]] == ["FV/001/2026", "FV/003/2026", "FV/005/2026"]
+    assert {r[7] for r in rows[1:]} == {"Drukarnia Orlen"}
+    assert rows[1][8] == 123  # gross amount, a number the spreadsheet can add up
+    text = http.get(url, query_string={"format": "csv", "issued_to": "2026-01-02"}).data
+    lines = text.decode("utf-8-sig").splitlines()
+    assert len(lines) == 3
+    assert lines[1].startswith("sales,FV/000/2026,VAT,2026-01-01,")
+    assert ",123.00,PLN," in lines[1]
+    page_link = http.get(f"/clients/{w.client_ids[0]}/invoices/register.csv?q=FV/004")
+    assert page_link.data.decode("utf-8-sig").count("FV/004/2026") == 1
+    other = signed_in(app, make_world().admin_email)
+    assert other.get(url).status_code == 404
