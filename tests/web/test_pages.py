@@ -4,8 +4,10 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.conftest import PASSWORD, World
 
@@ -157,6 +159,24 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class _Form:
+    """A page's form, signed in, with its CSRF token."""
+
+    client: FlaskClient
+    url: str
+    token: str
+
+    def post(self, **data: object) -> TestResponse:
+        return self.client.post(self.url, data={"csrf_token": self.token, **data})
+
+
+def _people_page(client: FlaskClient, w: World, email: str) -> _Form:
+    _signed_in_page(client, email)
+    url = f"/bureaus/{w.bureau_id}/people"
+    return _Form(client, url, _csrf(client.get(url).text))
+
+
 def _signed_in_page(client: FlaskClient, email: str) -> None:
     page = client.get("/login")
     client.post(
@@ -244,15 +264,15 @@ def test_people_page_invites_changes_roles_and_deactivates(
     client: FlaskClient, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    _signed_in_page(client, w.admin_email)
-    url = f"/bureaus/{w.bureau_id}/people"
-    token = _csrf(client.get(url).text)
-    invited = client.post(
-        url,
-        data={"csrf_token": token, "action": "invite", "first_name": "Nowa",
-              "last_name": "Księgowa", "email": "nowa@biuro.example", "pesel": "",
-              "role": "accountant"},
-    )  # fmt: skip
+    page = _people_page(client, w, w.admin_email)
+    invited = page.post(
+        action="invite",
+        first_name="Nowa",
+        last_name="Księgowa",
+        email="nowa@biuro.example",
+        pesel="",
+        role="accountant",
+    )
     assert invited.status_code == 200, invited.text
     assert "nowa@biuro.example is invited" in invited.text
     assert re.search(r"<title>People · [^<]+ · Delegat</title>", invited.text)
@@ -261,32 +281,24 @@ def test_people_page_invites_changes_roles_and_deactivates(
     row = next(r for r in rows if "nowa@biuro.example" in r)
     new_id = re.search(r'name="user_id" value="(\d+)"', row)
     assert new_id is not None
-    promoted = client.post(
-        url,
-        data={"csrf_token": token, "action": "role", "user_id": new_id.group(1),
-              "role": "bureau_admin"},
-    )  # fmt: skip
+    promoted = page.post(action="role", user_id=new_id.group(1), role="bureau_admin")
     assert "is now bureau admin" in promoted.text
-    off = client.post(
-        url, data={"csrf_token": token, "action": "deactivate", "user_id": new_id.group(1)}
-    )
+    off = page.post(action="deactivate", user_id=new_id.group(1))
     assert "can no longer sign in" in off.text
-    again = client.post(url, data={"csrf_token": token, "action": "invite", "email": "x"})
-    assert again.status_code == 422
+    assert page.post(action="invite", email="x").status_code == 422
 
 
 def test_accountants_cannot_invite_people_to_the_bureau(
     client: FlaskClient, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    _signed_in_page(client, w.accountant_email)
-    url = f"/bureaus/{w.bureau_id}/people"
-    token = _csrf(client.get(url).text)
-    refused = client.post(
-        url,
-        data={"csrf_token": token, "action": "invite", "first_name": "A", "last_name": "B",
-              "email": "ab@biuro.example", "role": "bureau_admin"},
-    )  # fmt: skip
+    refused = _people_page(client, w, w.accountant_email).post(
+        action="invite",
+        first_name="A",
+        last_name="B",
+        email="ab@biuro.example",
+        role="bureau_admin",
+    )
     assert refused.status_code == 422
     assert "only a bureau admin" in refused.text
 
@@ -295,14 +307,10 @@ def test_people_page_creates_an_api_client_whose_secret_works_until_revoked(
     client: FlaskClient, make_world: Callable[..., World]
 ) -> None:
     w = make_world()
-    _signed_in_page(client, w.admin_email)
-    url = f"/bureaus/{w.bureau_id}/people"
-    token = _csrf(client.get(url).text)
-    created = client.post(
-        url,
-        data={"csrf_token": token, "action": "api-client", "name": "ERP", "role": "accountant",
-              "scopes": ["clients:read", "invoices:read"]},
-    )  # fmt: skip
+    page = _people_page(client, w, w.admin_email)
+    created = page.post(
+        action="api-client", name="ERP", role="accountant", scopes=["clients:read", "invoices:read"]
+    )
     assert created.status_code == 200, created.text
     shown = re.search(r"Client id <code>([^<]+)</code>, secret <code>([^<]+)</code>", created.text)
     assert shown is not None
@@ -311,15 +319,11 @@ def test_people_page_creates_an_api_client_whose_secret_works_until_revoked(
     granted = erp.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=machine)
     assert granted.status_code == 200
     assert granted.json["scope"] == "clients:read invoices:read"
-    assert shown.group(2) not in client.get(url).text  # shown once
+    assert shown.group(2) not in client.get(page.url).text  # shown once
     row = created.text.split(shown.group(1))[-1]
     api_client_id = re.search(r'name="api_client_id" value="(\d+)"', row)
     assert api_client_id is not None
-    revoked = client.post(
-        url,
-        data={"csrf_token": token, "action": "revoke-api-client",
-              "api_client_id": api_client_id.group(1)},
-    )  # fmt: skip
+    revoked = page.post(action="revoke-api-client", api_client_id=api_client_id.group(1))
     assert "is revoked" in revoked.text
     refused = erp.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=machine)
     assert refused.status_code == 401
