@@ -9,6 +9,9 @@ def send_queued(client_id: int, attempt: int = 0) -> str:
     """Send the client's queued sales invoices: packages in batch sessions, the rest online."""
     package = packages.send_package(client_id, attempt)
     online = sending.send_queued(client_id, attempt)
+    waiting = {"rescheduled", "partly-sent", "unavailable"}
+    if package not in waiting and online not in waiting:  # those come back by themselves
+        sending.follow_up(client_id)
     return online if package == "idle" else f"{package}; {online}"
 
 

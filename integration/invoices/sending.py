@@ -71,7 +71,7 @@ def _context(client_id: int) -> tuple[str, int] | None:
 
 # ---------------------------------------------------------------------------- sending
 def _claim(
-    client_id: int, channel: Channel = Channel.ONLINE, limit: int = MAX_PER_SESSION
+    client_id: int, channel: Channel = Channel.ONLINE, limit: int | None = None
 ) -> list[int]:
     stamp = now()
     with transaction() as s:
@@ -84,7 +84,7 @@ def _claim(
                 Invoice.channel == channel,
             )
             .order_by(Invoice.id)
-            .limit(limit)
+            .limit(limit or MAX_PER_SESSION)
         ).all()
         won = []
         for invoice_id in ids:
@@ -286,6 +286,29 @@ def _send_each(run: _Run, claimed: list[int], key: SessionKey, session_reference
             continue
         _set_state([invoice_id], State.SENDING, State.PROCESSING, ksef_reference=reference)
     return "sent"
+
+
+def follow_up(client_id: int) -> bool:
+    """Enqueue one more sending job if invoices were queued while this one ran."""
+    with transaction() as s:
+        first = s.scalar(  # names the job: a job that claimed this one has moved past it
+            select(func.min(Invoice.id)).where(
+                Invoice.client_id == client_id,
+                Invoice.direction == Direction.SALES,
+                Invoice.state == State.QUEUED,
+            )
+        )
+        if first is None:
+            return False
+        enqueue_after_commit(
+            s,
+            "integration.invoices.jobs.send_queued",
+            job_id=job_id("invoice-send", client_id, "after", first),
+            queue="ksef",
+            delay=timedelta(seconds=1),
+            client_id=client_id,
+        )
+    return True
 
 
 # ---------------------------------------------------------------------------- outcome

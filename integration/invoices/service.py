@@ -67,10 +67,16 @@ def client_for_reading(s: Session, actor: Actor, client_id: int) -> ClientCompan
 
 
 def enqueue_sending(s: Session, client_id: int, first_invoice_id: int) -> None:
+    """One sending job per client while it waits: invoices queued meanwhile travel with it.
+
+    ``first_invoice_id`` is kept for callers; a job that is already running sends what was
+    queued after it started in a follow-up job (see :func:`jobs.send_queued`).
+    """
+    del first_invoice_id
     enqueue_after_commit(
         s,
         "integration.invoices.jobs.send_queued",
-        job_id=job_id("invoice-send", client_id, first_invoice_id),
+        job_id=job_id("invoice-send", client_id),
         queue="ksef",
         client_id=client_id,
     )

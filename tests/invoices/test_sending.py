@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
@@ -18,6 +19,7 @@ from integration.core.db import db
 from integration.invoices import sending
 from integration.invoices.documents import KSEF_NUMBER, read_upo
 from integration.invoices.models import Invoice, State
+from integration.jobs.runtime import current_runtime
 from integration.ksef_sandbox.state import Invoice as KsefInvoice
 from tests.conftest import World, signed_in
 from tests.invoices.conftest import (
@@ -288,3 +290,22 @@ def test_erp_token_reads_invoices_with_read_scope_and_sends_only_with_write_scop
         headers={"Authorization": f"Bearer {writer}"},
     )
     assert sent.status_code == 202, sent.json
+
+
+def test_invoices_queued_together_wait_in_one_job_and_the_rest_follow_up(
+    app: Flask,
+    connected: Connected,
+    settle: Callable[[], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    http, client_id = connected.http, connected.client_id
+    monkeypatch.setattr(sending, "MAX_PER_SESSION", 2)  # a session takes two, five wait
+    for n in range(5):
+        _send(http, client_id, invoice_xml(connected.nip, f"FV/J/{n}"))
+    with app.app_context():
+        queue = current_runtime().queue("ksef")
+        assert queue.count == 1  # one job for the five, not five
+    ran = settle()
+    states = [i["state"] for i in http.get(f"/api/v1/clients/{client_id}/invoices").json["items"]]
+    assert states == ["accepted"] * 5
+    assert ran < 15  # three sending jobs (2 + 2 + 1) and their checks
