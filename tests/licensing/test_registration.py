@@ -26,6 +26,20 @@ def _licence(app: Flask, bureau_id: int, seats: int) -> str:
         return lic.number
 
 
+def _licensed(
+    app: Flask, make_world: Callable[..., World], seats: int
+) -> tuple[World, FlaskClient]:
+    """A world whose bureau admin entered a licence with ``seats`` seats."""
+    w = make_world()
+    http = signed_in(app, w.admin_email)
+    entered = http.post(
+        f"/api/v1/bureaus/{w.bureau_id}/licence",
+        json={"number": _licence(app, w.bureau_id, seats=seats)},
+    )
+    assert entered.status_code == 200, entered.json
+    return w, http
+
+
 def _new_client(http: FlaskClient, bureau_id: int, nip: str) -> dict:  # type: ignore[type-arg]
     r = http.post(f"/api/v1/bureaus/{bureau_id}/clients", json={"nip": nip, "name": "Nowy"})
     assert r.status_code == 201, r.json
@@ -92,12 +106,7 @@ def test_remind_me_later_restarts_the_60_days(
 def test_do_not_register_is_read_only_at_once_and_frees_the_seat(
     app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
-    w = make_world()
-    http = signed_in(app, w.admin_email)
-    http.post(
-        f"/api/v1/bureaus/{w.bureau_id}/licence",
-        json={"number": _licence(app, w.bureau_id, seats=1)},
-    )
+    w, http = _licensed(app, make_world, seats=1)
     first = _new_client(http, w.bureau_id, "1112223332")["id"]
     second = _new_client(http, w.bureau_id, "2223334443")["id"]
     assert (
@@ -140,12 +149,7 @@ def test_do_not_register_is_read_only_at_once_and_frees_the_seat(
 def test_registration_restores_writes_after_the_grace_ran_out(
     app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
-    w = make_world()
-    http = signed_in(app, w.admin_email)
-    http.post(
-        f"/api/v1/bureaus/{w.bureau_id}/licence",
-        json={"number": _licence(app, w.bureau_id, seats=5)},
-    )
+    w, http = _licensed(app, make_world, seats=5)
     client_id = _new_client(http, w.bureau_id, "1112223332")["id"]
     frozen.advance(timedelta(days=61))
     assert _write(http, client_id) == 409
@@ -204,12 +208,7 @@ def test_daily_job_records_grace_expiry(
 def test_register_now_answers_with_the_seat_summary(
     app: Flask, frozen: clock.FrozenClock, make_world: Callable[..., World]
 ) -> None:
-    w = make_world()
-    http = signed_in(app, w.admin_email)
-    http.post(
-        f"/api/v1/bureaus/{w.bureau_id}/licence",
-        json={"number": _licence(app, w.bureau_id, seats=3)},
-    )
+    w, http = _licensed(app, make_world, seats=3)
     client_id = _new_client(http, w.bureau_id, "1112223332")["id"]
     done = http.post(
         f"/api/v1/clients/{client_id}/registration",
