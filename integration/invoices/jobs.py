@@ -16,8 +16,10 @@ def send_queued(client_id: int, attempt: int = 0) -> str:
 
 
 def check_sent(client_id: int, attempt: int = 0) -> str:
+    """Record what KSeF made of the client's sent invoices; then learn from the accepted."""
     package = packages.check_packages(client_id, attempt)
     online = sending.check_sent(client_id, attempt)
+    learning.request(client_id)
     return online if package == "idle" else f"{package}; {online}"
 
 
@@ -27,7 +29,10 @@ def reconcile_invoices() -> dict[str, int]:
 
 
 def sync_costs(client_id: int, attempt: int = 0) -> str:
-    return sync.sync_costs(client_id, attempt)
+    """Download the client's new cost invoices; then learn their suppliers."""
+    outcome = sync.sync_costs(client_id, attempt)
+    learning.request(client_id)
+    return outcome
 
 
 def sync_all_costs() -> int:

@@ -183,6 +183,18 @@ def enqueue_learning(s: Session, client_id: int) -> None:
     )
 
 
+def request(client_id: int) -> bool:
+    """Enqueue the client's learning job once if any accepted invoice of it is not yet read.
+
+    Jobs that accept or download invoices call this once at their end, not once an invoice.
+    """
+    with transaction() as s:
+        if s.scalar(select(Invoice.id).where(_pending(client_id)).limit(1)) is None:
+            return False
+        enqueue_learning(s, client_id)
+    return True
+
+
 def sweep() -> int:
     """Enqueue the learning of every client that has invoices not yet read."""
     with transaction() as s:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from integration.accounts.actor import Actor
 from integration.core.db import transaction
-from integration.core.errors import Conflict, FieldError, ValidationFailed
+from integration.core.errors import FieldError, ValidationFailed
 from integration.invoices import sending
 from integration.invoices.documents import MAX_INVOICE_BYTES, InvoiceSummary, read_invoice
 from integration.invoices.models import Channel, Invoice, State
@@ -118,7 +118,7 @@ def submit_package(actor: Actor, client_id: int, data: bytes) -> list[Invoice]:
         ]
         s.add_all(rows)
         s.flush()
-        enqueue_sending(s, client.id, rows[0].id)
+        enqueue_sending(s, client.id)
     return rows
 
 
@@ -230,13 +230,8 @@ def check_packages(client_id: int, attempt: int = 0) -> str:
     if not sessions:
         return "idle"
     marker = next(iter(sessions))
-    try:
-        run = sending._start(client_id, attempt)
-    except (Conflict, KsefError):
-        run = "unavailable"
+    run = sending._begin_check(client_id, marker, attempt)
     if isinstance(run, str):
-        if run != "gone":
-            sending._schedule_check(client_id, marker, attempt + 1, sending._backoff(attempt + 3))
         return run
     waiting = False
     try:

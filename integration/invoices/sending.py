@@ -26,7 +26,6 @@ from integration.core.db import transaction
 from integration.core.errors import Conflict
 from integration.credentials.connection import budget_for
 from integration.credentials.service import KsefRefused, access_token_for
-from integration.invoices import learning
 from integration.invoices.models import Channel, Direction, Invoice, State
 from integration.jobs import enqueue_after_commit, job_id
 from integration.ksef.budget import RateBudget, group_of
@@ -312,6 +311,17 @@ def follow_up(client_id: int) -> bool:
 
 
 # ---------------------------------------------------------------------------- outcome
+def _begin_check(client_id: int, marker: str, attempt: int) -> _Run | str:
+    """The run that asks KSeF about sent invoices, or why not (then a later check is due)."""
+    try:
+        run = _start(client_id, attempt)
+    except (Conflict, KsefError):
+        run = "unavailable"
+    if run == "unavailable":
+        _schedule_check(client_id, marker, attempt + 1, _backoff(attempt + 3))
+    return run
+
+
 def check_sent(client_id: int, attempt: int = 0) -> str:
     """Ask KSeF about the client's invoices in processing; store KSeF numbers and UPOs."""
     with transaction() as s:
@@ -325,13 +335,8 @@ def check_sent(client_id: int, attempt: int = 0) -> str:
     if not rows:
         return "idle"
     marker = rows[0][1] or "none"
-    try:
-        run = _start(client_id, attempt)
-    except (Conflict, KsefError):
-        run = "unavailable"
+    run = _begin_check(client_id, marker, attempt)
     if isinstance(run, str):
-        if run != "gone":
-            _schedule_check(client_id, marker, attempt + 1, _backoff(attempt + 3))
         return run
     waiting = False
     for invoice_id, session_reference, reference in rows:
@@ -398,7 +403,6 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
                 operation_key=f"send:{invoice_id}",
                 kind="send",
             )
-            learning.enqueue_learning(s, run.client_id)
 
 
 # ---------------------------------------------------------------------------- reconciler

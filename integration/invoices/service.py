@@ -66,13 +66,12 @@ def client_for_reading(s: Session, actor: Actor, client_id: int) -> ClientCompan
     return client
 
 
-def enqueue_sending(s: Session, client_id: int, first_invoice_id: int) -> None:
+def enqueue_sending(s: Session, client_id: int) -> None:
     """One sending job per client while it waits: invoices queued meanwhile travel with it.
 
-    ``first_invoice_id`` is kept for callers; a job that is already running sends what was
-    queued after it started in a follow-up job (see :func:`jobs.send_queued`).
+    A job that is already running sends what was queued after it started in a follow-up job
+    (see :func:`jobs.send_queued`).
     """
-    del first_invoice_id
     enqueue_after_commit(
         s,
         "integration.invoices.jobs.send_queued",
@@ -170,7 +169,7 @@ def submit(actor: Actor, client_id: int, xml: bytes) -> Invoice:
         invoice = queued_sale(actor, client.id, summary, xml)
         s.add(invoice)
         s.flush()
-        enqueue_sending(s, client.id, invoice.id)
+        enqueue_sending(s, client.id)
     return invoice
 
 
@@ -285,7 +284,7 @@ def retry(actor: Actor, client_id: int, invoice_id: int) -> Invoice:
             raise Conflict(f"only a failed invoice can be sent again; this one is {invoice.state}")
         invoice.state, invoice.updated_at = State.QUEUED, now()
         invoice.error_code, invoice.error_description = None, ""
-        enqueue_sending(s, client_id, invoice.id)
+        enqueue_sending(s, client_id)
     return invoice
 
 

@@ -23,7 +23,6 @@ from integration.core.errors import Conflict
 from integration.credentials.connection import budget_for
 from integration.credentials.models import KsefCredential
 from integration.credentials.service import KsefRefused, access_token_for
-from integration.invoices import learning
 from integration.invoices.documents import sha256_b64
 from integration.invoices.models import CostSync, Direction, Invoice, Source, State
 from integration.jobs import enqueue_after_commit, job_id
@@ -251,7 +250,6 @@ def _store(window: _Window, row: InvoiceMetadata, xml: bytes) -> int:
             operation_key=f"download:{client_id}:{row.ksef_number}",
             kind="download",
         )
-        learning.enqueue_learning(s, client_id)
     return 1
 
 
