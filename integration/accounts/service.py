@@ -73,7 +73,8 @@ class Tenant:
         return BUREAU_ROLES if self.kind == "bureau" else CLIENT_ROLES
 
 
-def _paginate(s: Session, stmt: Select[T], page: int, per_page: int) -> Page[T]:
+def paginate(s: Session, stmt: Select[T], page: int, per_page: int) -> Page[T]:
+    """One page of ``stmt`` (ordered by the caller) and the count of all its rows."""
     if page < 1:
         raise ValidationFailed.single("page", "must be 1 or more")
     if not 1 <= per_page <= MAX_PAGE_SIZE:
@@ -103,7 +104,7 @@ def list_bureaus(actor: Actor, *, page: int = 1, per_page: int = 50) -> Page[Bur
     if not actor.is_platform_admin:
         stmt = stmt.where(Bureau.id.in_(list(actor.bureau_roles)))
     with transaction() as s:
-        return _paginate(s, stmt, page, per_page)
+        return paginate(s, stmt, page, per_page)
 
 
 def _load_bureau(s: Session, actor: Actor, bureau_id: int) -> Bureau:
@@ -169,7 +170,7 @@ def list_clients(
         stmt = select(ClientCompany).where(ClientCompany.bureau_id == bureau_id)
         if not actor.works_for_bureau(bureau_id):
             stmt = stmt.where(ClientCompany.id.in_(list(actor.client_roles)))
-        return _paginate(s, stmt.order_by(ClientCompany.name, ClientCompany.id), page, per_page)
+        return paginate(s, stmt.order_by(ClientCompany.name, ClientCompany.id), page, per_page)
 
 
 def my_clients(actor: Actor) -> Sequence[ClientCompany]:
@@ -313,7 +314,7 @@ def list_users(actor: Actor, tenant: Tenant, *, page: int = 1, per_page: int = 5
             .options(selectinload(Membership.user))
             .order_by(UserAccount.email)
         )
-        memberships: Page[Membership] = _paginate(s, stmt, page, per_page)
+        memberships: Page[Membership] = paginate(s, stmt, page, per_page)
         return Page(
             items=[Member(m.user, m.role) for m in memberships.items],
             total=memberships.total,

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from integration.accounts.service import Page
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.schemas import PageArgs
 from integration.core.errors import ValidationFailed
@@ -65,7 +66,7 @@ class ImportResultSchema(Schema):
     updated = fields.Integer()
 
 
-def _page(page: masterdata.Page) -> dict[str, Any]:
+def _page(page: Page[masterdata.Record]) -> dict[str, Any]:
     return {
         "items": page.items,
         "total": page.total,

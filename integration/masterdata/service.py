@@ -12,12 +12,12 @@ import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from integration.accounts import guards
 from integration.accounts.actor import Actor
 from integration.accounts.models import ClientCompany
-from integration.accounts.service import load_client
+from integration.accounts.service import Page, load_client, paginate
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -43,7 +43,6 @@ VAT_RATES = {
     "np i", "np ii",
 }  # fmt: skip
 _VAT_SPELLING = {"0 kr": "0 KR", "0 wdt": "0 WDT", "0 ex": "0 EX", "np i": "np I", "np ii": "np II"}
-MAX_PAGE_SIZE = 200
 Record = Counterparty | Product
 _MODEL: dict[str, type[Counterparty] | type[Product]] = {
     "counterparties": Counterparty,
@@ -267,11 +266,6 @@ def write_records(
                 created += 1
             else:
                 updated += 1
-            assert isinstance(row, Counterparty)
-            row.nip, row.name = record["nip"] or None, record["name"]
-            row.country, row.address = record["country"], record["address"]
-            row.email = record["email"] or None
-            row.source = "file"
         else:
             row = s.scalar(
                 select(Product).where(
@@ -284,26 +278,11 @@ def write_records(
                 created += 1
             else:
                 updated += 1
-            assert isinstance(row, Product)
-            row.unit, row.vat_rate, row.net_price = (
-                record["unit"],
-                record["vat_rate"],
-                record["net_price"],
-            )
-            row.source = "file"
-        row.updated_at = stamp
+        _assign(row, record, "file", stamp)
     return ImportResult(created=created, updated=updated)
 
 
 # ---------------------------------------------------------------------------- one row at a time
-@dataclass(frozen=True)
-class Page:
-    items: Sequence[Record]
-    total: int
-    page: int
-    per_page: int
-
-
 def _model(kind: str) -> type[Counterparty] | type[Product]:
     try:
         return _MODEL[kind]
@@ -319,31 +298,20 @@ def list_records(
     search: str | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> Page:
+) -> Page[Record]:
     """A page of counterparties or products, by name; ``search`` matches name or NIP."""
     model = _model(kind)
-    if page < 1:
-        raise ValidationFailed.single("page", "must be 1 or more")
-    if not 1 <= per_page <= MAX_PAGE_SIZE:
-        raise ValidationFailed.single("per_page", f"must be between 1 and {MAX_PAGE_SIZE}")
     with transaction() as s:
         _client(s, actor, client_id, write=False)
-        stmt = select(model).where(model.client_id == client_id)
+        # one of the two models, which the typing of select() cannot follow
+        stmt = cast("Select[Record]", select(model).where(model.client_id == client_id))
         if search and search.strip():
             pattern = f"%{search.strip().lower()}%"
             match: ColumnElement[bool] = func.lower(model.name).like(pattern)
             if model is Counterparty:
                 match = or_(match, Counterparty.nip.like(pattern))
             stmt = stmt.where(match)
-        total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        items = [
-            row
-            for row in s.scalars(
-                stmt.order_by(model.name, model.id).limit(per_page).offset((page - 1) * per_page)
-            )
-            if isinstance(row, Counterparty | Product)
-        ]
-        return Page(items=items, total=total, page=page, per_page=per_page)
+        return paginate(s, stmt.order_by(model.name, model.id), page, per_page)
 
 
 def _load(s: Session, kind: str, client_id: int, record_id: int) -> Record:
@@ -391,7 +359,8 @@ def _clash(s: Session, kind: str, client_id: int, record: dict[str, Any], own: i
         raise Conflict(f"the client already has this {field} in {kind}", field=field, id=other)
 
 
-def _assign(row: Record, record: dict[str, Any]) -> None:
+def _assign(row: Record, record: dict[str, Any], source: str, at: datetime) -> None:
+    """Write a checked record (from :func:`_validate`) into its row."""
     if isinstance(row, Counterparty):
         row.nip, row.name = record["nip"] or None, record["name"]
         row.country, row.address = record["country"], record["address"]
@@ -399,7 +368,7 @@ def _assign(row: Record, record: dict[str, Any]) -> None:
     else:
         row.name, row.unit = record["name"], record["unit"]
         row.vat_rate, row.net_price = record["vat_rate"], record["net_price"]
-    row.source, row.updated_at = "manual", now()
+    row.source, row.updated_at = source, at
 
 
 def add_record(actor: Actor, client_id: int, kind: str, values: Mapping[str, object]) -> Record:
@@ -410,7 +379,7 @@ def add_record(actor: Actor, client_id: int, kind: str, values: Mapping[str, obj
         record = _checked(kind, _cells(kind, None, values))
         _clash(s, kind, client_id, record, None)
         row = model(client_id=client_id)
-        _assign(row, record)
+        _assign(row, record, "manual", now())
         s.add(row)
         s.flush()
     return row
@@ -425,7 +394,7 @@ def change_record(
         row = _load(s, kind, client_id, record_id)
         record = _checked(kind, _cells(kind, row, values))
         _clash(s, kind, client_id, record, row.id)
-        _assign(row, record)
+        _assign(row, record, "manual", now())
     return row
 
 
