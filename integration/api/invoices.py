@@ -58,24 +58,30 @@ class InvoiceSchema(Schema):
     updated_at = fields.DateTime()
 
 
-class InvoiceListArgs(PageArgs):
-    direction = fields.String(validate=validate.OneOf([d.value for d in Direction]))
-    state = fields.String(validate=validate.OneOf([s.value for s in State]))
-    q = fields.String(
+def _search() -> fields.String:
+    return fields.String(
+        load_default=None,
         validate=validate.Length(max=100),
         metadata={"description": "part of the number, KSeF number, or a party's NIP or name"},
     )
+
+
+class InvoiceFilterArgs(Schema):
+    """What narrows a client's invoices (the fields of ``InvoiceFilter``)."""
+
+    direction = fields.String(validate=validate.OneOf([d.value for d in Direction]))
+    state = fields.String(validate=validate.OneOf([s.value for s in State]))
+    q = _search()
     issued_from = fields.Date(metadata={"description": "issue date (P_1) on or after"})
     issued_to = fields.Date(metadata={"description": "issue date (P_1) on or before"})
 
 
-class RegisterArgs(Schema):
+class InvoiceListArgs(PageArgs, InvoiceFilterArgs):
+    pass
+
+
+class RegisterArgs(InvoiceFilterArgs):
     format = fields.String(load_default="xlsx", validate=validate.OneOf(["xlsx", "csv"]))
-    direction = fields.String(validate=validate.OneOf([d.value for d in Direction]))
-    state = fields.String(validate=validate.OneOf([s.value for s in State]))
-    q = fields.String(validate=validate.Length(max=100))
-    issued_from = fields.Date()
-    issued_to = fields.Date()
 
 
 class InvoicePageSchema(Schema):
@@ -109,11 +115,7 @@ class BureauInvoiceArgs(PageArgs):
     received_from = fields.AwareDateTime(
         load_default=None, metadata={"description": "received by Delegat at or after"}
     )
-    q = fields.String(
-        load_default=None,
-        validate=validate.Length(max=100),
-        metadata={"description": "part of the number, KSeF number, or a party's NIP or name"},
-    )
+    q = _search()
 
 
 class _Flat:
