@@ -6,6 +6,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
@@ -288,20 +289,10 @@ def invoices(client_id: int) -> Response | tuple[str, int] | str:
     if direction not in _DIRECTIONS:
         direction = "sales"
     notice, error = _posted(lambda action: _invoice_action(actor, client_id, action))
-    q = request.args.get("q", "").strip()[:100]
-    issued_from = _day(request.args.get("issued_from"))
-    issued_to = _day(request.args.get("issued_to"))
+    search = _invoice_filter(direction)
     page = invoice_service.list_invoices(
-        actor,
-        client_id,
-        direction=direction,
-        page=_page_number(),
-        per_page=PAGE_ROWS,
-        q=q or None,
-        issued_from=issued_from,
-        issued_to=issued_to,
+        actor, client_id, page=_page_number(), per_page=PAGE_ROWS, **asdict(search)
     )
-    search = {"q": q, "issued_from": issued_from, "issued_to": issued_to}
     html = render_template(
         "invoices.html",
         client=client,
@@ -332,6 +323,16 @@ def _day(raw: str | None) -> date | None:
         return date.fromisoformat(raw) if raw else None
     except ValueError:
         return None
+
+
+def _invoice_filter(direction: str | None) -> invoice_service.InvoiceFilter:
+    """The search typed above an invoice list (a bad date is left out, not refused)."""
+    return invoice_service.InvoiceFilter(
+        direction=direction,
+        q=request.args.get("q", "").strip()[:100] or None,
+        issued_from=_day(request.args.get("issued_from")),
+        issued_to=_day(request.args.get("issued_to")),
+    )
 
 
 def _upload() -> bytes:
@@ -637,14 +638,8 @@ def _people_action(
 @bp.get("/clients/<int:client_id>/invoices/register.<any(csv, xlsx):fmt>")
 def invoice_register(client_id: int, fmt: str) -> Response:
     """The invoice list as on screen (direction and search), as a spreadsheet."""
-    narrowed = invoice_service.InvoiceFilter(
-        direction=request.args.get("direction")
-        if request.args.get("direction") in _DIRECTIONS
-        else None,
-        q=request.args.get("q", "").strip()[:100] or None,
-        issued_from=_day(request.args.get("issued_from")),
-        issued_to=_day(request.args.get("issued_to")),
-    )
+    direction = request.args.get("direction")
+    narrowed = _invoice_filter(direction if direction in _DIRECTIONS else None)
     data = registers.client_register(current_actor(), client_id, fmt, narrowed)
     return Response(
         data,

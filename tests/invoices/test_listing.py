@@ -81,6 +81,7 @@ def test_the_invoice_page_searches_and_pages_through_many_invoices(
     http = signed_in(app, w.accountant_email)
     first = http.get(f"/clients/{w.client_ids[0]}/invoices")
     assert "page 1 of 2" in first.text
+    assert 'name="q" value=""' in first.text  # an empty search box, not "None"
     assert "FV/104/2026" in first.text  # the newest first
     assert "FV/004/2026" not in first.text
     second = http.get(f"/clients/{w.client_ids[0]}/invoices", query_string={"page": 2})
