@@ -32,16 +32,6 @@ from integration.mail import MailBackend, Message, backend_for, send
 ATTENTION = (State.FAILED, State.REJECTED)
 
 
-def _mark(s: Session, key: str, at: datetime) -> InvoiceDigest:
-    mark = s.get(InvoiceDigest, key)
-    if mark is None:  # the first digest tells of what comes from now on
-        newest = s.scalar(select(func.max(Invoice.id))) or 0
-        mark = InvoiceDigest(key=key, last_invoice_id=newest, sent_at=at)
-        s.add(mark)
-        s.flush()
-    return mark
-
-
 def _recipients(
     s: Session, *, bureau_id: int | None = None, client_id: int | None = None
 ) -> list[str]:
@@ -80,9 +70,18 @@ class _Round:
             send(self.s, self.backend, message)
 
 
+def _mark(run: _Round, key: str) -> InvoiceDigest:
+    mark = run.s.get(InvoiceDigest, key)
+    if mark is None:  # the first digest tells of what comes from now on
+        mark = InvoiceDigest(key=key, last_invoice_id=run.newest, sent_at=run.at)
+        run.s.add(mark)
+        run.s.flush()
+    return mark
+
+
 def _bureau(run: _Round, bureau: Bureau) -> bool:
     s, at, newest = run.s, run.at, run.newest
-    mark = _mark(s, f"bureau:{bureau.id}", at)
+    mark = _mark(run, f"bureau:{bureau.id}")
     arrived: Counter[str] = Counter()
     for name, count in s.execute(
         select(ClientCompany.name, func.count())
@@ -136,7 +135,7 @@ def _bureau(run: _Round, bureau: Bureau) -> bool:
 
 def _client(run: _Round, client: ClientCompany) -> bool:
     s, at, newest = run.s, run.at, run.newest
-    mark = _mark(s, f"client:{client.id}", at)
+    mark = _mark(run, f"client:{client.id}")
     arrived = s.execute(
         select(Invoice.seller_name, Invoice.number, Invoice.gross_amount, Invoice.currency)
         .where(
