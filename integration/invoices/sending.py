@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from integration.accounts.models import ClientCompany
 from integration.core.clock import now
 from integration.core.db import transaction
-from integration.core.errors import Conflict
+from integration.core.errors import Conflict, ValidationFailed
 from integration.credentials.connection import budget_for
 from integration.credentials.service import KsefRefused, access_token_for
+from integration.invoices.documents import read_upo
 from integration.invoices.models import Channel, Direction, Invoice, State
 from integration.jobs import enqueue_after_commit, job_id
 from integration.ksef.budget import RateBudget, group_of
@@ -379,7 +380,26 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
         )
         return
     run.take("GET", f"/sessions/{upo_session}/invoices/ksef/{number}/upo")
-    upo = current_client().invoice_upo(upo_session, number, access_token=run.access)
+    try:
+        upo = current_client().invoice_upo(upo_session, number, access_token=run.access)
+    except (KsefRateLimited, KsefUnavailable):
+        raise
+    except KsefError:
+        if status.code != DUPLICATE:
+            raise
+        upo = None  # the original's UPO is not ours to read: judge by the document itself
+    if status.code == DUPLICATE and not _same_document(run, invoice_id, number, upo):
+        _set_state(
+            [invoice_id],
+            State.PROCESSING,
+            State.REJECTED,
+            error_code=DUPLICATE,
+            error_description=(
+                f"KSeF already holds a different invoice with this number for this seller "
+                f"under KSeF number {number}; give this invoice a number of its own"
+            ),
+        )
+        return
     with transaction() as s:
         won = _changed(
             s,
@@ -403,6 +423,34 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
                 operation_key=f"send:{invoice_id}",
                 kind="send",
             )
+
+
+def _same_document(run: _Run, invoice_id: int, number: str, upo: bytes | None) -> bool:
+    """Whether the invoice KSeF holds under ``number`` is our file (equal SHA-256).
+
+    KSeF's 440 names the original by business key (seller, type, number), not by content:
+    the original may be another program's document that happens to share the number. Its
+    hash is read from its UPO, or else from the document KSeF serves under that number.
+    """
+    with transaction() as s:
+        ours = s.scalar(select(Invoice.sha256).where(Invoice.id == invoice_id))
+    theirs: str | None = None
+    if upo is not None:
+        try:
+            entries = read_upo(upo)
+        except ValidationFailed:
+            entries = []
+        theirs = next((e.sha256 for e in entries if e.ksef_number == number), None)
+    if theirs is None:
+        run.take("GET", f"/invoices/ksef/{number}")
+        try:
+            held = current_client().download_invoice(number, access_token=run.access)
+        except (KsefRateLimited, KsefUnavailable):
+            raise
+        except KsefError:
+            return False  # nothing shows the original is ours: never record it as ours
+        theirs = sha256_b64(held)
+    return theirs == ours
 
 
 # ---------------------------------------------------------------------------- reconciler

@@ -20,7 +20,10 @@ from integration.invoices import sending
 from integration.invoices.documents import KSEF_NUMBER, read_upo
 from integration.invoices.models import Invoice, State
 from integration.jobs.runtime import current_runtime
+from integration.ksef_sandbox.cli import issue_invoices
 from integration.ksef_sandbox.state import Invoice as KsefInvoice
+from integration.ksef_sandbox.state import InvoiceSession as KsefSession
+from integration.quota import service as quota
 from tests.conftest import World, signed_in
 from tests.invoices.conftest import (
     Connected,
@@ -196,6 +199,55 @@ def test_crash_after_sending_is_reconciled_through_the_ksef_duplicate_answer(
     assert recovered["ksef_number"] == original["ksef_number"]
     assert "already held" in recovered["error_description"]
     assert recovered["has_upo"] is True
+
+
+def _sent_elsewhere(ksef_sandbox: Flask, seller_nip: str) -> tuple[str, str]:
+    """An invoice the client sent to KSeF from other software: (invoice number, KSeF number)."""
+    store = sandbox_store(ksef_sandbox)
+    (ksef_number,) = issue_invoices(store, seller_nip, "5260250274", 1, dt.datetime.now(dt.UTC))
+    with store.session() as s:
+        held = s.scalar(select(KsefInvoice).where(KsefInvoice.ksef_number == ksef_number))
+        assert held is not None
+        return str(held.invoice_number), ksef_number
+
+
+def test_duplicate_answer_for_another_document_rejects_naming_the_holder(
+    app: Flask, ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
+) -> None:
+    http, client_id = connected.http, connected.client_id
+    number, holder = _sent_elsewhere(ksef_sandbox, connected.nip)
+    ours = invoice_xml(connected.nip, number, net="999.00")  # same number, other content
+    invoice_id = _send(http, client_id, ours).json["id"]
+    settle()
+    rejected = _invoice(http, client_id, invoice_id)
+    assert rejected["state"] == "rejected"
+    assert rejected["ksef_number"] is None
+    assert rejected["has_upo"] is False
+    assert rejected["error_code"] == 440
+    assert holder in rejected["error_description"]
+    with app.app_context():
+        assert quota.available(db.session, connected.world.bureau_id) == 1000  # nothing paid
+
+
+def test_duplicate_answer_for_our_document_is_judged_by_the_file_when_no_upo_is_readable(
+    app: Flask, ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
+) -> None:
+    """The original's session is not visible to us (other context): its file decides."""
+    http, client_id = connected.http, connected.client_id
+    number, holder = _sent_elsewhere(ksef_sandbox, connected.nip)
+    store = sandbox_store(ksef_sandbox)
+    with store.session() as s:
+        held = s.scalar(select(KsefInvoice).where(KsefInvoice.ksef_number == holder))
+        assert held is not None
+        xml = bytes(held.xml)
+        session = s.get(KsefSession, held.session_reference)
+        assert session is not None
+        session.context_value = "1111111111"  # sent in another context
+    invoice_id = _send(http, client_id, xml).json["id"]
+    settle()
+    accepted = _invoice(http, client_id, invoice_id)
+    assert accepted["state"] == "accepted"
+    assert accepted["ksef_number"] == holder
 
 
 def test_read_only_client_cannot_send_but_still_reads_and_exports(
