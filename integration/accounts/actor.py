@@ -11,17 +11,25 @@ from sqlalchemy.orm import Session
 from integration.accounts.models import ApiClient, ClientCompany, Membership, Role, UserAccount
 from integration.core.errors import Forbidden
 
-# Scopes an OAuth2 token may carry. A signed-in person is not limited by scopes.
-SCOPES = frozenset(
-    {
-        "clients:read",
-        "clients:write",
-        "invoices:read",
-        "invoices:write",
-        "users:read",
-        "users:write",
-    }
-)
+# Scopes an OAuth2 token may carry, with what each opens. A signed-in person is not limited
+# by scopes, only by roles.
+SCOPE_DESCRIPTIONS = {
+    "clients:read": "read bureaus, client companies and their master data",
+    "clients:write": "add and change client companies and their master data",
+    "invoices:read": "read invoices, UPOs, registers and archives",
+    "invoices:write": "send invoices and packages, download cost invoices, import archives",
+    "users:read": "read people and API clients",
+    "users:write": "invite and change people, create and revoke API clients",
+    "ksef:read": "read which KSeF credentials a client has (never the secrets)",
+    "ksef:write": "store, test and delete KSeF credentials, seals and signed logins",
+    "permissions:read": "read the KSeF grants of a client",
+    "permissions:write": "grant, revoke and pull KSeF grants",
+    "licence:read": "read the licence panel and the registration of clients",
+    "licence:write": "enter licence numbers and decide the registration of clients",
+    "quota:read": "read the bureau's KSeF package and its ledger",
+    "audit:read": "read the audit trail",
+}
+SCOPES = frozenset(SCOPE_DESCRIPTIONS)
 READ_SCOPES = frozenset(s for s in SCOPES if s.endswith(":read"))
 
 

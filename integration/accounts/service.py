@@ -86,7 +86,6 @@ def paginate(s: Session, stmt: Select[T], page: int, per_page: int) -> Page[T]:
 
 # ---------------------------------------------------------------------------- bureaus
 def create_bureau(actor: Actor, *, nip: str, name: str) -> Bureau:
-    actor.require_scope("clients:write")
     if not actor.is_platform_admin:
         raise Forbidden("only the platform admin creates bureaus")
     nip, name = check.nip(nip), check.text(name, "name")
@@ -99,7 +98,6 @@ def create_bureau(actor: Actor, *, nip: str, name: str) -> Bureau:
 
 
 def list_bureaus(actor: Actor, *, page: int = 1, per_page: int = 50) -> Page[Bureau]:
-    actor.require_scope("clients:read")
     stmt = select(Bureau).order_by(Bureau.id)
     if not actor.is_platform_admin:
         stmt = stmt.where(Bureau.id.in_(list(actor.bureau_roles)))
@@ -115,13 +113,11 @@ def _load_bureau(s: Session, actor: Actor, bureau_id: int) -> Bureau:
 
 
 def get_bureau(actor: Actor, bureau_id: int) -> Bureau:
-    actor.require_scope("clients:read")
     with transaction() as s:
         return _load_bureau(s, actor, bureau_id)
 
 
 def update_bureau(actor: Actor, bureau_id: int, *, name: str | None = None) -> Bureau:
-    actor.require_scope("clients:write")
     with transaction() as s:
         bureau = _load_bureau(s, actor, bureau_id)
         if not actor.administers_bureau(bureau_id):
@@ -133,7 +129,6 @@ def update_bureau(actor: Actor, bureau_id: int, *, name: str | None = None) -> B
 
 # ---------------------------------------------------------------------------- clients
 def create_client(actor: Actor, bureau_id: int, *, nip: str, name: str) -> ClientCompany:
-    actor.require_scope("clients:write")
     with transaction() as s:
         _load_bureau(s, actor, bureau_id)
         if not actor.works_for_bureau(bureau_id):
@@ -164,7 +159,6 @@ def add_client(s: Session, bureau_id: int, *, nip: str, name: str) -> ClientComp
 def list_clients(
     actor: Actor, bureau_id: int, *, page: int = 1, per_page: int = 50
 ) -> Page[ClientCompany]:
-    actor.require_scope("clients:read")
     with transaction() as s:
         _load_bureau(s, actor, bureau_id)
         stmt = select(ClientCompany).where(ClientCompany.bureau_id == bureau_id)
@@ -175,7 +169,6 @@ def list_clients(
 
 def my_clients(actor: Actor) -> Sequence[ClientCompany]:
     """Every client company the actor can see, across its tenants."""
-    actor.require_scope("clients:read")
     with transaction() as s:
         stmt = select(ClientCompany).order_by(ClientCompany.name, ClientCompany.id)
         if not actor.is_platform_admin:
@@ -195,7 +188,6 @@ def load_client(s: Session, actor: Actor, client_id: int) -> ClientCompany:
 
 
 def get_client(actor: Actor, client_id: int) -> ClientCompany:
-    actor.require_scope("clients:read")
     with transaction() as s:
         return load_client(s, actor, client_id)
 
@@ -203,7 +195,6 @@ def get_client(actor: Actor, client_id: int) -> ClientCompany:
 def update_client(
     actor: Actor, client_id: int, *, name: str | None = None, client_may_send: bool | None = None
 ) -> ClientCompany:
-    actor.require_scope("clients:write")
     with transaction() as s:
         client = load_client(s, actor, client_id)
         if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
@@ -269,7 +260,6 @@ def create_user(
     pesel: str | None = None,
 ) -> Member:
     """Add a person to a bureau or a client; a welcome e-mail with a setup link follows."""
-    actor.require_scope("users:write")
     email = check.email(email)
     first_name = check.text(first_name, "first_name", max_length=100)
     last_name = check.text(last_name, "last_name", max_length=100)
@@ -304,7 +294,6 @@ def create_user(
 
 
 def list_users(actor: Actor, tenant: Tenant, *, page: int = 1, per_page: int = 50) -> Page[Member]:
-    actor.require_scope("users:read")
     with transaction() as s:
         _authorize_tenant(s, actor, tenant, manage=False)
         stmt = (
@@ -333,7 +322,6 @@ def _load_member(s: Session, tenant: Tenant, user_id: int) -> Membership:
 
 
 def get_user(actor: Actor, tenant: Tenant, user_id: int) -> Member:
-    actor.require_scope("users:read")
     with transaction() as s:
         _authorize_tenant(s, actor, tenant, manage=False)
         m = _load_member(s, tenant, user_id)
@@ -351,7 +339,6 @@ def update_user(
     is_active: bool | None = None,
     pesel: str | None = None,
 ) -> Member:
-    actor.require_scope("users:write")
     with transaction() as s:
         _authorize_tenant(s, actor, tenant, manage=True, write=True)
         m = _load_member(s, tenant, user_id)
@@ -475,7 +462,6 @@ class IssuedApiClient:
 def create_api_client(
     actor: Actor, tenant: Tenant, *, name: str, role: str | Role, scopes: Sequence[str]
 ) -> IssuedApiClient:
-    actor.require_scope("users:write")
     name = check.text(name, "name")
     chosen = _role(role, tenant)
     unknown = sorted(set(scopes) - SCOPES)
@@ -511,7 +497,6 @@ def _tenant_clients(tenant: Tenant):  # type: ignore[no-untyped-def]
 
 
 def list_api_clients(actor: Actor, tenant: Tenant) -> Sequence[ApiClient]:
-    actor.require_scope("users:read")
     with transaction() as s:
         _authorize_tenant(s, actor, tenant, manage=True)
         return s.scalars(
@@ -520,7 +505,6 @@ def list_api_clients(actor: Actor, tenant: Tenant) -> Sequence[ApiClient]:
 
 
 def revoke_api_client(actor: Actor, tenant: Tenant, api_client_id: int) -> ApiClient:
-    actor.require_scope("users:write")
     with transaction() as s:
         _authorize_tenant(s, actor, tenant, manage=True)
         client = s.scalar(

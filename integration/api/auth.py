@@ -24,10 +24,13 @@ def current_actor() -> Actor:
     cached = request.environ.get(_ACTOR_KEY)
     if isinstance(cached, Actor):
         return cached
-    header = request.headers.get("Authorization", "")
-    actor = _bearer_actor() if header[:7].lower() == "bearer " else _session_actor()
+    actor = _bearer_actor() if has_bearer() else _session_actor()
     request.environ[_ACTOR_KEY] = actor
     return actor
+
+
+def has_bearer() -> bool:
+    return request.headers.get("Authorization", "")[:7].lower() == "bearer "
 
 
 def _bearer_actor() -> Actor:

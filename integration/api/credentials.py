@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.core.errors import ValidationFailed
 from integration.credentials import service as credentials
@@ -86,6 +87,7 @@ def _body() -> bytes:
 @blp.route("/clients/<int:client_id>/ksef/credentials")
 class Credentials(MethodView):
     @blp.response(200, CredentialListSchema)
+    @requires("ksef:read")
     def get(self, client_id: int) -> dict[str, Any]:
         """Which credentials work for this client, with rights and expiry (no secrets)."""
         return {"items": credentials.list_credentials(current_actor(), client_id)}
@@ -94,6 +96,7 @@ class Credentials(MethodView):
 @blp.route("/clients/<int:client_id>/ksef/credentials/token", methods=["POST"])
 @blp.arguments(TokenUploadSchema)
 @blp.response(201, CredentialSchema)
+@requires("ksef:write")
 def store_token(args: dict[str, str], client_id: int) -> Any:
     """Store a KSeF token for the client's context; it is tested against KSeF first."""
     return credentials.store_ksef_token(
@@ -103,6 +106,7 @@ def store_token(args: dict[str, str], client_id: int) -> Any:
 
 @blp.route("/clients/<int:client_id>/ksef/credentials/test", methods=["POST"])
 @blp.response(200, TestResultSchema)
+@requires("ksef:write")
 def test_credentials(client_id: int) -> dict[str, bool]:
     """Obtain an access token with what is stored (refresh or re-authenticate as needed)."""
     credentials.access_token_for_actor(current_actor(), client_id)
@@ -111,6 +115,7 @@ def test_credentials(client_id: int) -> dict[str, bool]:
 
 @blp.route("/clients/<int:client_id>/ksef/credentials/<int:credential_id>", methods=["DELETE"])
 @blp.response(204)
+@requires("ksef:write")
 def delete_credential(client_id: int, credential_id: int) -> None:
     """Delete a credential; KSeF tokens and sessions are revoked in KSeF first."""
     credentials.delete_credential(current_actor(), client_id, credential_id)
@@ -119,6 +124,7 @@ def delete_credential(client_id: int, credential_id: int) -> None:
 @blp.route("/clients/<int:client_id>/ksef/signature-requests", methods=["POST"])
 @blp.arguments(PrepareSchema)
 @blp.response(201, PreparedSchema)
+@requires("ksef:write")
 def prepare(args: dict[str, str], client_id: int) -> Any:
     """The unsigned AuthTokenRequest to download and sign (valid 10 minutes)."""
     return credentials.prepare_signature(current_actor(), client_id, **args)
@@ -129,6 +135,7 @@ def prepare(args: dict[str, str], client_id: int) -> Any:
 )
 @blp.arguments(MintArgs, location="query")
 @blp.response(200, CredentialListSchema)
+@requires("ksef:write")
 def upload_signed(args: dict[str, list[str]], client_id: int, request_id: int) -> dict[str, Any]:
     """Upload the signed file (XML body); checked here, then used to sign in to KSeF."""
     actor = current_actor()
@@ -139,6 +146,7 @@ def upload_signed(args: dict[str, list[str]], client_id: int, request_id: int) -
 @blp.route("/bureaus/<int:bureau_id>/ksef/seal", methods=["POST"])
 @blp.arguments(SealArgs, location="query")
 @blp.response(201, CredentialSchema)
+@requires("ksef:write")
 def upload_seal(args: dict[str, str], bureau_id: int) -> Any:
     """Upload the bureau's seal; its password travels in the X-Seal-Password header."""
     return credentials.upload_seal(
@@ -153,6 +161,7 @@ def upload_seal(args: dict[str, str], bureau_id: int) -> Any:
 @blp.route("/clients/<int:client_id>/ksef/seal-login", methods=["POST"])
 @blp.arguments(MintArgs, location="query")
 @blp.response(200, CredentialListSchema)
+@requires("ksef:write")
 def seal_login(args: dict[str, list[str]], client_id: int) -> dict[str, Any]:
     """Sign in to the client's context with the bureau's seal (entity grant needed)."""
     actor = current_actor()
@@ -176,6 +185,7 @@ class OverviewSchema(Schema):
 
 @blp.route("/bureaus/<int:bureau_id>/ksef/credentials")
 @blp.response(200, OverviewSchema)
+@requires("ksef:read")
 def bureau_overview(bureau_id: int) -> dict[str, Any]:
     """Every client context of the bureau: working credentials, rights, expiry."""
     return {"items": credentials.bureau_overview(current_actor(), bureau_id)}

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, pre_dump, validate
 
+from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.schemas import PageArgs
 from integration.core.errors import ValidationFailed
@@ -181,6 +182,7 @@ def _file(data: bytes, name: str, mimetype: str) -> Response:
 class Invoices(MethodView):
     @blp.arguments(InvoiceListArgs, location="query")
     @blp.response(200, InvoicePageSchema)
+    @requires("invoices:read")
     def get(self, args: dict[str, Any], client_id: int) -> dict[str, Any]:
         """Invoices of the client, newest issue date first, with the client's licence state."""
         page = invoices.list_invoices(current_actor(), client_id, **args)
@@ -197,6 +199,7 @@ class Invoices(MethodView):
         }
 
     @blp.response(202, InvoiceSchema)
+    @requires("invoices:write")
     def post(self, client_id: int) -> Any:
         """Queue a sales invoice (FA(3) XML as the body) for KSeF; poll it for the outcome."""
         return invoices.submit(current_actor(), client_id, _body(MAX_INVOICE_BYTES, "invoice"))
@@ -205,6 +208,7 @@ class Invoices(MethodView):
 @blp.route("/bureaus/<int:bureau_id>/invoices")
 @blp.arguments(BureauInvoiceArgs, location="query")
 @blp.response(200, BureauInvoicePageSchema)
+@requires("invoices:read")
 def bureau_invoices(args: dict[str, Any], bureau_id: int) -> Any:
     """Invoices of every client of the bureau, the most recently received first."""
     return inbox.bureau_invoices(
@@ -223,6 +227,7 @@ def bureau_invoices(args: dict[str, Any], bureau_id: int) -> Any:
 @blp.route("/clients/<int:client_id>/invoices/register")
 @blp.arguments(RegisterArgs, location="query")
 @blp.response(200, description="the register of invoices as XLSX or CSV")
+@requires("invoices:read")
 def invoice_register(args: dict[str, Any], client_id: int) -> Response:
     """The client's invoices, narrowed like the list, as a spreadsheet (oldest first)."""
     fmt = args.pop("format")
@@ -234,6 +239,7 @@ def invoice_register(args: dict[str, Any], client_id: int) -> Response:
 
 @blp.route("/clients/<int:client_id>/invoices/packages", methods=["POST"])
 @blp.response(202, PackageSchema)
+@requires("invoices:write")
 def send_package(client_id: int) -> dict[str, Any]:
     """Queue many sales invoices at once: a ZIP of FA(3) files (the body), sent to KSeF in one
     batch session. Every file is checked first; with any problem none is queued."""
@@ -244,12 +250,14 @@ def send_package(client_id: int) -> dict[str, Any]:
 
 @blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>")
 @blp.response(200, InvoiceSchema)
+@requires("invoices:read")
 def get_invoice(client_id: int, invoice_id: int) -> Any:
     return invoices.get_invoice(current_actor(), client_id, invoice_id)
 
 
 @blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/xml")
 @blp.response(200, description="the invoice as sent or received")
+@requires("invoices:read")
 def invoice_xml(client_id: int, invoice_id: int) -> Response:
     data, name = invoices.document(current_actor(), client_id, invoice_id, "xml")
     return _file(data, name, "application/xml")
@@ -257,6 +265,7 @@ def invoice_xml(client_id: int, invoice_id: int) -> Response:
 
 @blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/upo")
 @blp.response(200, description="the UPO (official receipt) of a sent invoice")
+@requires("invoices:read")
 def invoice_upo(client_id: int, invoice_id: int) -> Response:
     data, name = invoices.document(current_actor(), client_id, invoice_id, "upo")
     return _file(data, name, "application/xml")
@@ -264,6 +273,7 @@ def invoice_upo(client_id: int, invoice_id: int) -> Response:
 
 @blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/retry", methods=["POST"])
 @blp.response(202, InvoiceSchema)
+@requires("invoices:write")
 def retry_invoice(client_id: int, invoice_id: int) -> Any:
     """Queue a failed invoice again."""
     return invoices.retry(current_actor(), client_id, invoice_id)
@@ -272,11 +282,13 @@ def retry_invoice(client_id: int, invoice_id: int) -> Any:
 @blp.route("/clients/<int:client_id>/invoices/sync")
 class CostSync(MethodView):
     @blp.response(200, CostSyncStatusSchema)
+    @requires("invoices:read")
     def get(self, client_id: int) -> Any:
         """How far the download of cost invoices got and how its last run went."""
         return invoices.cost_sync_status(current_actor(), client_id)
 
     @blp.response(202, SyncStateSchema)
+    @requires("invoices:write")
     def post(self, client_id: int) -> dict[str, bool]:
         """Download new cost invoices from KSeF now (also runs periodically)."""
         invoices.start_cost_sync(current_actor(), client_id)
@@ -286,11 +298,13 @@ class CostSync(MethodView):
 @blp.route("/clients/<int:client_id>/invoices/archive")
 class Archive(MethodView):
     @blp.response(200, description="a ZIP of the client's KSeF invoices with their UPOs")
+    @requires("invoices:read")
     def get(self, client_id: int) -> Response:
         data = archive.export_client(current_actor(), client_id)
         return _file(data, f"invoices-{client_id}.zip", "application/zip")
 
     @blp.response(200, ArchiveImportSchema)
+    @requires("invoices:write")
     def post(self, client_id: int) -> dict[str, int]:
         """Import an archive (the body); it is checked whole before anything is written."""
         data = _body(archive.MAX_ARCHIVE_BYTES, "archive")

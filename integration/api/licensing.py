@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from integration.api.access import people_only, public, requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.core.errors import ValidationFailed
 from integration.invoices import archive
@@ -142,12 +143,14 @@ class RegistrationKeySchema(Schema):
 @blp.route("/bureaus/<int:bureau_id>/licence")
 class LicencePanel(MethodView):
     @blp.response(200, PanelSchema)
+    @requires("licence:read")
     def get(self, bureau_id: int) -> dict[str, Any]:
         """The licence panel: licences, seats, registered and active clients, reminders."""
         return licensing.licence_panel(current_actor(), bureau_id)
 
     @blp.arguments(LicenceNumberSchema)
     @blp.response(200, PanelSchema)
+    @requires("licence:write")
     def post(self, args: dict[str, str], bureau_id: int) -> dict[str, Any]:
         """Enter a licence number (dashes, spaces and case do not matter)."""
         actor = current_actor()
@@ -157,6 +160,7 @@ class LicencePanel(MethodView):
 
 @blp.route("/bureaus/<int:bureau_id>/licence/check", methods=["POST"])
 @blp.response(200, PanelSchema)
+@requires("licence:read")
 def check_registration_status(bureau_id: int) -> dict[str, Any]:
     """Check registration status: the panel recomputed now."""
     return licensing.licence_panel(current_actor(), bureau_id)
@@ -165,11 +169,13 @@ def check_registration_status(bureau_id: int) -> dict[str, Any]:
 @blp.route("/clients/<int:client_id>/registration")
 class ClientRegistration(MethodView):
     @blp.response(200, LicenceStateSchema)
+    @requires("licence:read")
     def get(self, client_id: int) -> dict[str, Any]:
         return licensing.registration_status(current_actor(), client_id).as_dict()
 
     @blp.arguments(RegistrationSchema)
     @blp.response(200, LicenceStateSchema)
+    @requires("licence:write")
     def post(self, args: dict[str, Any], client_id: int) -> dict[str, Any]:
         """Register now, remind me later (60 more days), or do not register (read-only)."""
         return licensing.decide(current_actor(), client_id, **args).as_dict()
@@ -178,6 +184,7 @@ class ClientRegistration(MethodView):
 @blp.route("/platform/licences", methods=["POST"])
 @blp.arguments(IssueLicenceSchema)
 @blp.response(201, IssuedLicenceSchema)
+@people_only()
 def issue_licence(args: dict[str, Any]) -> dict[str, Any]:
     licence = licensing.issue_licence(current_actor(), **args)
     return {
@@ -191,6 +198,7 @@ def issue_licence(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/platform/contracts", methods=["POST"])
 @blp.arguments(ContractSchema)
 @blp.response(201, ContractOutSchema)
+@people_only()
 def create_contract(args: dict[str, Any]) -> dict[str, Any]:
     contract = activation.create_contract(current_actor(), **args)
     return {"id": contract.id, "licensee_nip": contract.licensee_nip, "seats": contract.seats}
@@ -199,12 +207,14 @@ def create_contract(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/platform/bureaus/<int:bureau_id>/plan", methods=["PUT"])
 @blp.arguments(PlanSchema)
 @blp.response(204)
+@people_only()
 def change_plan(args: dict[str, str], bureau_id: int) -> None:
     licensing.change_plan(current_actor(), bureau_id, args["plan"])
 
 
 @blp.route("/platform/bureaus/<int:bureau_id>", methods=["DELETE"])
 @blp.response(204)
+@people_only()
 def delete_trial_account(bureau_id: int) -> None:
     licensing.delete_trial_account(current_actor(), bureau_id)
 
@@ -212,7 +222,7 @@ def delete_trial_account(bureau_id: int) -> None:
 @blp.route("/trials", methods=["POST"])
 @blp.arguments(TrialSchema)
 @blp.response(201, TrialOutSchema)
-@blp.doc(security=[])
+@public()
 def start_trial(args: dict[str, str]) -> dict[str, Any]:
     """Sign up for a 30-day trial of a plan; the admin receives a password-setup e-mail."""
     bureau = licensing.start_trial(**args)
@@ -222,7 +232,7 @@ def start_trial(args: dict[str, str]) -> dict[str, Any]:
 @blp.route("/activation", methods=["POST"])
 @blp.arguments(ActivationSchema)
 @blp.response(200, RegistrationKeySchema)
-@blp.doc(security=[])
+@public()
 def activate(args: dict[str, str]) -> dict[str, Any]:
     """Exchange an installation key for a signed registration key."""
     return {"registration_key": activation.activate(args["installation_key"])}
@@ -230,6 +240,7 @@ def activate(args: dict[str, str]) -> dict[str, Any]:
 
 @blp.route("/bureaus/<int:bureau_id>/export")
 @blp.response(200, description="a ZIP of every client's master data and invoices with UPOs")
+@requires("clients:read", "invoices:read")
 def export_bureau(bureau_id: int) -> Response:
     data = archive.export_bureau(current_actor(), bureau_id)
     return Response(
@@ -249,6 +260,7 @@ class BureauImportSchema(Schema):
 
 @blp.route("/bureaus/<int:bureau_id>/import", methods=["POST"])
 @blp.response(200, BureauImportSchema)
+@requires("clients:write", "invoices:write")
 def import_bureau(bureau_id: int) -> dict[str, int]:
     """Import a bureau export (the ZIP as the body): clients, master data, invoices with UPOs.
 

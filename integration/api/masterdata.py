@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from integration.accounts.service import Page
+from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.schemas import PageArgs
 from integration.core.errors import ValidationFailed
@@ -90,6 +91,7 @@ def _register(kind: str, item: type[Schema]) -> None:
     class Collection(MethodView):
         @blp.arguments(RecordListArgs, location="query")
         @blp.response(200, page_schema)
+        @requires("clients:read")
         def get(self, args: dict[str, Any], client_id: int) -> dict[str, Any]:
             """Entries by name; ``q`` filters by part of the name (or NIP)."""
             page = masterdata.list_records(
@@ -104,6 +106,7 @@ def _register(kind: str, item: type[Schema]) -> None:
 
         @blp.arguments(item)
         @blp.response(201, item)
+        @requires("clients:write")
         def post(self, args: dict[str, Any], client_id: int) -> Any:
             """Enter an entry by hand."""
             return masterdata.add_record(current_actor(), client_id, kind, args)
@@ -111,11 +114,13 @@ def _register(kind: str, item: type[Schema]) -> None:
     class Entry(MethodView):
         @blp.arguments(item)
         @blp.response(200, item)
+        @requires("clients:write")
         def patch(self, args: dict[str, Any], client_id: int, record_id: int) -> Any:
             """Change some fields; an entry learnt from an invoice becomes a manual one."""
             return masterdata.change_record(current_actor(), client_id, kind, record_id, args)
 
         @blp.response(204)
+        @requires("clients:write")
         def delete(self, client_id: int, record_id: int) -> None:
             masterdata.remove_record(current_actor(), client_id, kind, record_id)
 
@@ -133,6 +138,7 @@ _register("products", ProductSchema)
 class MasterDataFile(MethodView):
     @blp.arguments(FormatArgs, location="query")
     @blp.response(200, description="the file")
+    @requires("clients:read")
     def get(self, args: dict[str, str], client_id: int, kind: str) -> Response:
         """Export counterparties or products as CSV or XLSX."""
         data = masterdata.export(current_actor(), client_id, kind, args["format"])
@@ -144,6 +150,7 @@ class MasterDataFile(MethodView):
 
     @blp.arguments(FormatArgs, location="query")
     @blp.response(200, ImportResultSchema)
+    @requires("clients:write")
     def post(self, args: dict[str, str], client_id: int, kind: str) -> dict[str, Any]:
         """Import a file (the raw body); every row is checked before anything is written."""
         if not request.content_length:

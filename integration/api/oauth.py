@@ -10,6 +10,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Flask
 from sqlalchemy import select
@@ -34,10 +35,16 @@ class _Client(ClientMixin):  # type: ignore[misc]
         return None
 
     def get_allowed_scope(self, scope: str | None) -> str:
+        """The scopes asked for, or all the client holds; asking for more is ``invalid_scope``."""
         allowed = self.row.scope_set
         if not scope:
             return " ".join(sorted(allowed))
-        return " ".join(sorted(s for s in scope.split() if s in allowed))
+        asked = set(scope.split())
+        if not asked <= allowed:
+            raise InvalidScopeError(
+                description=f"this client does not hold {' '.join(sorted(asked - allowed))}"
+            )
+        return " ".join(sorted(asked))
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False

@@ -8,6 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.permissions import service as permissions
 
@@ -59,11 +60,13 @@ class PulledSchema(Schema):
 @blp.route("/clients/<int:client_id>/grants")
 class Grants(MethodView):
     @blp.response(200, GrantListSchema)
+    @requires("permissions:read")
     def get(self, client_id: int) -> dict[str, Any]:
         return {"items": permissions.list_grants(current_actor(), client_id)}
 
     @blp.arguments(GrantCreateSchema)
     @blp.response(202, GrantSchema)
+    @requires("permissions:write")
     def post(self, args: dict[str, Any], client_id: int) -> Any:
         """Grant invoice rights; KSeF confirms in the background (state pending → active)."""
         return permissions.grant(current_actor(), client_id, **args)
@@ -71,12 +74,14 @@ class Grants(MethodView):
 
 @blp.route("/clients/<int:client_id>/grants/<int:grant_id>", methods=["DELETE"])
 @blp.response(202, GrantSchema)
+@requires("permissions:write")
 def revoke_grant(client_id: int, grant_id: int) -> Any:
     return permissions.revoke(current_actor(), client_id, grant_id)
 
 
 @blp.route("/clients/<int:client_id>/grants/pull", methods=["POST"])
 @blp.response(202, PulledSchema)
+@requires("permissions:write")
 def pull_grants(client_id: int) -> dict[str, bool]:
     """Read the grants KSeF holds in the client's context and mirror them here."""
     permissions.request_pull(current_actor(), client_id)
@@ -95,6 +100,7 @@ class IndirectGrantSchema(Schema):
 @blp.route("/bureaus/<int:bureau_id>/grants", methods=["POST"])
 @blp.arguments(IndirectGrantSchema)
 @blp.response(202, GrantSchema)
+@requires("permissions:write")
 def grant_indirect(args: dict[str, Any], bureau_id: int) -> Any:
     """Pass rights a client gave the bureau on to one of the bureau's people (by PESEL)."""
     return permissions.grant_indirect(current_actor(), bureau_id, **args)

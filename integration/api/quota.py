@@ -7,6 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from integration.api.access import people_only, requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.quota import service as quota
 
@@ -55,6 +56,7 @@ class BalanceSchema(Schema):
 @blp.route("/bureaus/<int:bureau_id>/quota")
 @blp.arguments(StatementArgs, location="query")
 @blp.response(200, StatementSchema)
+@requires("quota:read")
 def statement(args: dict[str, int], bureau_id: int) -> Any:
     return quota.statement(current_actor(), bureau_id, limit=args["limit"])
 
@@ -62,6 +64,7 @@ def statement(args: dict[str, int], bureau_id: int) -> Any:
 @blp.route("/platform/bureaus/<int:bureau_id>/quota/top-ups", methods=["POST"])
 @blp.arguments(TopUpSchema)
 @blp.response(201, BalanceSchema)
+@people_only()
 def top_up(args: dict[str, Any], bureau_id: int) -> dict[str, int]:
     balance = quota.top_up(
         current_actor(), bureau_id, amount=args["amount"], reference=args["reference"]

@@ -11,6 +11,7 @@ from integration.accounts import service as accounts
 from integration.accounts.models import ClientCompany
 from integration.accounts.service import Tenant
 from integration.api import schemas as s
+from integration.api.access import people_only, public, requires, signed_in
 from integration.api.auth import (
     current_actor,
     require_json_for_session_writes,
@@ -33,7 +34,7 @@ blp.before_request(require_json_for_session_writes)
 @blp.route("/auth/login", methods=["POST"])
 @blp.arguments(s.LoginSchema)
 @blp.response(204)
-@blp.doc(security=[])
+@public()
 def login(args: dict[str, str]) -> None:
     """Sign in with e-mail and password; sets the session cookie."""
     if not sign_in(args["email"], args["password"]):
@@ -42,6 +43,7 @@ def login(args: dict[str, str]) -> None:
 
 @blp.route("/auth/logout", methods=["POST"])
 @blp.response(204)
+@people_only()
 def logout() -> None:
     sign_out()
 
@@ -49,7 +51,7 @@ def logout() -> None:
 @blp.route("/auth/password-setup", methods=["POST"])
 @blp.arguments(s.PasswordSetupSchema)
 @blp.response(204)
-@blp.doc(security=[])
+@public()
 def password_setup(args: dict[str, str]) -> None:
     """Set the first password with the one-time token from the welcome e-mail."""
     accounts.complete_password_setup(args["token"], args["password"])
@@ -58,6 +60,7 @@ def password_setup(args: dict[str, str]) -> None:
 @blp.route("/auth/password", methods=["POST"])
 @blp.arguments(s.PasswordChangeSchema)
 @blp.response(204)
+@people_only()
 def change_password(args: dict[str, str]) -> None:
     accounts.change_password(
         current_actor(), current=args["current_password"], new=args["new_password"]
@@ -66,6 +69,7 @@ def change_password(args: dict[str, str]) -> None:
 
 @blp.route("/me")
 @blp.response(200, s.MeSchema)
+@signed_in()
 def me() -> dict[str, Any]:
     actor = current_actor()
     memberships = [
@@ -88,11 +92,13 @@ def me() -> dict[str, Any]:
 class Bureaus(MethodView):
     @blp.arguments(s.PageArgs, location="query")
     @blp.response(200, s.BureauPageSchema)
+    @requires("clients:read")
     def get(self, args: dict[str, int]) -> accounts.Page[Any]:
         return accounts.list_bureaus(current_actor(), **args)
 
     @blp.arguments(s.BureauCreateSchema)
     @blp.response(201, s.BureauSchema)
+    @requires("clients:write")
     def post(self, args: dict[str, str]) -> Any:
         return accounts.create_bureau(current_actor(), **args)
 
@@ -100,11 +106,13 @@ class Bureaus(MethodView):
 @blp.route("/bureaus/<int:bureau_id>")
 class BureauItem(MethodView):
     @blp.response(200, s.BureauSchema)
+    @requires("clients:read")
     def get(self, bureau_id: int) -> Any:
         return accounts.get_bureau(current_actor(), bureau_id)
 
     @blp.arguments(s.NameUpdateSchema)
     @blp.response(200, s.BureauSchema)
+    @requires("clients:write")
     def patch(self, args: dict[str, str], bureau_id: int) -> Any:
         return accounts.update_bureau(current_actor(), bureau_id, **args)
 
@@ -121,6 +129,7 @@ def _with_licence(*clients: ClientCompany) -> None:
 class BureauClients(MethodView):
     @blp.arguments(s.PageArgs, location="query")
     @blp.response(200, s.ClientPageSchema)
+    @requires("clients:read")
     def get(self, args: dict[str, int], bureau_id: int) -> accounts.Page[Any]:
         page = accounts.list_clients(current_actor(), bureau_id, **args)
         _with_licence(*page.items)
@@ -128,6 +137,7 @@ class BureauClients(MethodView):
 
     @blp.arguments(s.ClientCreateSchema)
     @blp.response(201, s.ClientSchema)
+    @requires("clients:write")
     def post(self, args: dict[str, str], bureau_id: int) -> Any:
         """Add a client; its licence state carries the registration prompt."""
         client = accounts.create_client(current_actor(), bureau_id, **args)
@@ -138,6 +148,7 @@ class BureauClients(MethodView):
 @blp.route("/clients/<int:client_id>")
 class ClientItem(MethodView):
     @blp.response(200, s.ClientSchema)
+    @requires("clients:read")
     def get(self, client_id: int) -> Any:
         client = accounts.get_client(current_actor(), client_id)
         _with_licence(client)
@@ -145,6 +156,7 @@ class ClientItem(MethodView):
 
     @blp.arguments(s.ClientUpdateSchema)
     @blp.response(200, s.ClientSchema)
+    @requires("clients:write")
     def patch(self, args: dict[str, Any], client_id: int) -> Any:
         client = accounts.update_client(current_actor(), client_id, **args)
         _with_licence(client)
@@ -163,39 +175,46 @@ def _tenant_routes(kind: str) -> None:
     class Users(MethodView):
         @blp.arguments(s.PageArgs, location="query")
         @blp.response(200, s.MemberPageSchema)
+        @requires("users:read")
         def get(self, args: dict[str, int], tenant_id: int) -> accounts.Page[Any]:
             return accounts.list_users(current_actor(), tenant(tenant_id), **args)
 
         @blp.arguments(s.UserCreateSchema)
         @blp.response(201, s.MemberSchema)
+        @requires("users:write")
         def post(self, args: dict[str, Any], tenant_id: int) -> Any:
             return accounts.create_user(current_actor(), tenant(tenant_id), **args)
 
     @blp.route(f"{prefix}/users/<int:user_id>", endpoint=f"{kind}_user")
     class UserItem(MethodView):
         @blp.response(200, s.MemberSchema)
+        @requires("users:read")
         def get(self, tenant_id: int, user_id: int) -> Any:
             return accounts.get_user(current_actor(), tenant(tenant_id), user_id)
 
         @blp.arguments(s.UserUpdateSchema)
         @blp.response(200, s.MemberSchema)
+        @requires("users:write")
         def patch(self, args: dict[str, Any], tenant_id: int, user_id: int) -> Any:
             return accounts.update_user(current_actor(), tenant(tenant_id), user_id, **args)
 
     @blp.route(f"{prefix}/api-clients", endpoint=f"{kind}_api_clients")
     class ApiClients(MethodView):
         @blp.response(200, s.ApiClientListSchema)
+        @requires("users:read")
         def get(self, tenant_id: int) -> dict[str, Any]:
             return {"items": accounts.list_api_clients(current_actor(), tenant(tenant_id))}
 
         @blp.arguments(s.ApiClientCreateSchema)
         @blp.response(201, s.ApiClientIssuedSchema)
+        @requires("users:write")
         def post(self, args: dict[str, Any], tenant_id: int) -> Any:
             return accounts.create_api_client(current_actor(), tenant(tenant_id), **args)
 
     @blp.route(f"{prefix}/api-clients/<int:api_client_id>", endpoint=f"{kind}_api_client")
     class ApiClientItem(MethodView):
         @blp.response(200, s.ApiClientSchema)
+        @requires("users:write")
         def delete(self, tenant_id: int, api_client_id: int) -> Any:
             """Revoke the API client and every token it holds."""
             return accounts.revoke_api_client(current_actor(), tenant(tenant_id), api_client_id)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Response
 from flask_smorest import Blueprint
 
+from integration.api.access import public
 from integration.api.oauth import authorization
 from integration.api.schemas import HealthSchema
 from integration.core.db import db
@@ -29,7 +30,7 @@ def _database_ok() -> bool:
 @blp.route("/healthz")
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="a dependency is unreachable")
-@blp.doc(security=[])
+@public()
 def healthz() -> tuple[dict[str, Any], int]:
     """Reachability of the database and Redis."""
     runtime = current_runtime()
@@ -69,6 +70,7 @@ def healthz() -> tuple[dict[str, Any], int]:
         "401": {"description": "invalid client"},
     },
 )
+@public()
 def issue_token() -> Response:
     response: Response = authorization.create_token_response()
     return response

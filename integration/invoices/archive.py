@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from integration.accounts import guards
 from integration.accounts.actor import Actor
 from integration.accounts.models import Bureau, ClientCompany
-from integration.accounts.service import add_client
+from integration.accounts.service import add_client, load_client
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -46,7 +46,7 @@ from integration.invoices.documents import (
     sha256_b64,
 )
 from integration.invoices.models import Direction, Invoice, Source, State
-from integration.invoices.service import client_for_reading, invoice_from
+from integration.invoices.service import invoice_from
 from integration.invoices.zips import open_zip, read_member
 from integration.licensing.service import record_export
 from integration.masterdata.service import (
@@ -122,7 +122,7 @@ def _archive(s: Session, client: ClientCompany) -> bytes:
 def export_client(actor: Actor, client_id: int) -> bytes:
     """A client's invoices that KSeF numbered, with UPOs; read-only clients export too."""
     with transaction() as s:
-        client = client_for_reading(s, actor, client_id)
+        client = load_client(s, actor, client_id)
         return _archive(s, client)
 
 
@@ -328,8 +328,7 @@ def _existing(s: Session, client_id: int) -> dict[str, str]:
 def import_client(actor: Actor, client_id: int, data: bytes) -> ImportResult:
     """Check the whole archive, then write it in one transaction, or nothing."""
     with transaction() as s:
-        client = client_for_reading(s, actor, client_id)
-        actor.require_scope("invoices:write")
+        client = load_client(s, actor, client_id)
         if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
             raise Forbidden("only the bureau or the client's admin imports invoices")
         guards.check_client_writable(s, client)
@@ -343,7 +342,7 @@ def import_client(actor: Actor, client_id: int, data: bytes) -> ImportResult:
         )
     try:
         with transaction() as s:
-            client = client_for_reading(s, actor, client_id)
+            client = load_client(s, actor, client_id)
             guards.check_client_writable(s, client)
             _write(s, actor, client_id, result.items)
     except IntegrityError:
@@ -447,8 +446,6 @@ def import_bureau(actor: Actor, bureau_id: int, data: bytes) -> BureauImportResu
             if not actor.sees_bureau(bureau_id)
             else Forbidden("only a bureau admin imports a bureau")
         )
-    actor.require_scope("clients:write")
-    actor.require_scope("invoices:write")
     zf = _open(data)
     moves = [_ClientMove(nip, name) for nip, name in _bureau_clients(zf)]
     with transaction() as s:

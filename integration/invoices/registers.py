@@ -16,10 +16,11 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from integration.accounts.actor import Actor
+from integration.accounts.service import load_client
 from integration.core.db import transaction
 from integration.core.errors import ValidationFailed
 from integration.invoices.models import Invoice
-from integration.invoices.service import InvoiceFilter, client_for_reading
+from integration.invoices.service import InvoiceFilter
 
 MAX_ROWS = 100_000
 MIMETYPES = {
@@ -65,7 +66,7 @@ def _row(invoice: Invoice) -> list[Any]:
 
 def _rows(actor: Actor, client_id: int, narrowed: InvoiceFilter) -> Iterator[list[Any]]:
     with transaction() as s:
-        client_for_reading(s, actor, client_id)
+        load_client(s, actor, client_id)
         stmt = (
             select(Invoice)
             .where(*narrowed.where(client_id))

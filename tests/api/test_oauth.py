@@ -90,17 +90,6 @@ def test_read_scope_token_cannot_write(
     )
 
 
-def test_token_cannot_exceed_scopes_of_its_client(
-    app: Flask, make_world: Callable[..., World], make_token: Callable[..., str]
-) -> None:
-    w = make_world()
-    token = make_token(
-        bureau_id=w.bureau_id, scopes="clients:read", request_scope="clients:read users:write"
-    )
-    me = app.test_client().get("/api/v1/me", headers=_bearer(token))
-    assert me.json["scopes"] == ["clients:read"]
-
-
 def test_unknown_scope_is_refused_at_the_token_endpoint(
     app: Flask, make_world: Callable[..., World], login: Callable[[str], FlaskClient]
 ) -> None:

@@ -234,7 +234,7 @@ def test_duplicate_answer_for_our_document_is_judged_by_the_file_when_no_upo_is_
 ) -> None:
     """The original's session is not visible to us (other context): its file decides."""
     http, client_id = connected.http, connected.client_id
-    number, holder = _sent_elsewhere(ksef_sandbox, connected.nip)
+    _, holder = _sent_elsewhere(ksef_sandbox, connected.nip)
     store = sandbox_store(ksef_sandbox)
     with store.session() as s:
         held = s.scalar(select(KsefInvoice).where(KsefInvoice.ksef_number == holder))

@@ -1,0 +1,105 @@
+"""What each API operation asks of its caller, declared once beside its handler.
+
+Every operation carries exactly one declaration: :func:`public` (no sign-in), :func:`signed_in`
+(any person or token), :func:`people_only` (a signed-in person; bearer tokens are refused) or
+:func:`requires` (the OAuth2 scopes a bearer token must hold; people are limited by their
+roles). The declaration is written into the OpenAPI document as the operation's ``security``
+and enforced by :func:`enforce` before the handler runs or its arguments are parsed. An API
+operation without a declaration refuses bearer tokens: a forgotten declaration fails closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+
+from integration.accounts.actor import SCOPES
+from integration.api.auth import current_actor, has_bearer
+from integration.core.errors import Forbidden
+
+F = TypeVar("F", bound=Callable[..., Any])
+Kind = Literal["public", "signed_in", "people", "scopes"]
+ATTRIBUTE = "_delegat_access"
+API_PREFIXES = ("/api/",)
+
+
+class PeopleOnly(Forbidden):
+    slug, title = "people-only", "Only a signed-in person may do this"
+
+
+@dataclass(frozen=True)
+class Access:
+    kind: Kind
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def security(self) -> list[dict[str, list[str]]]:
+        """The operation's OpenAPI ``security`` requirement."""
+        if self.kind == "public":
+            return []
+        if self.kind == "people":
+            return [{"session": []}]
+        return [{"bearer": list(self.scopes)}, {"session": []}]
+
+
+def _declare(access: Access) -> Callable[[F], F]:
+    def decorator(func: F) -> F:
+        documented: F = Blueprint.doc(security=access.security)(func)
+        setattr(documented, ATTRIBUTE, access)
+        return documented
+
+    return decorator
+
+
+def public() -> Callable[[F], F]:
+    """Anyone, signed in or not (sign-in itself, trials, activation)."""
+    return _declare(Access("public"))
+
+
+def signed_in() -> Callable[[F], F]:
+    """Any signed-in person or bearer token, whatever its scopes."""
+    return _declare(Access("signed_in"))
+
+
+def people_only() -> Callable[[F], F]:
+    """A signed-in person: their own password and session, the platform's operations."""
+    return _declare(Access("people"))
+
+
+def requires(*scopes: str) -> Callable[[F], F]:
+    """Bearer tokens must hold every one of ``scopes``."""
+    unknown = set(scopes) - SCOPES
+    if not scopes or unknown:
+        raise ValueError(f"unknown scopes {sorted(unknown)}; choose from {sorted(SCOPES)}")
+    return _declare(Access("scopes", tuple(scopes)))
+
+
+def declared(view: Callable[..., Any], method: str) -> Access | None:
+    """The declaration of ``method`` on a registered view function (a function or MethodView)."""
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return getattr(view, ATTRIBUTE, None)
+    name = "get" if method == "HEAD" else method.lower()
+    handler = getattr(view_class, name, None)
+    return getattr(handler, ATTRIBUTE, None) if handler is not None else None
+
+
+def enforce() -> None:
+    """Before every API request: hold a bearer token to what its operation declares."""
+    if request.endpoint is None or request.method == "OPTIONS":
+        return
+    if not request.path.startswith(API_PREFIXES) or not has_bearer():
+        return
+    access = declared(current_app.view_functions[request.endpoint], request.method)
+    if access is None or access.kind == "people":
+        current_actor()  # an invalid token is a 401 first
+        raise PeopleOnly("this operation is open to signed-in people only, not to API clients")
+    if access.kind == "public":
+        return
+    actor = current_actor()
+    for scope in access.scopes:
+        actor.require_scope(scope)
