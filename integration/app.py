@@ -11,11 +11,12 @@ from pathlib import Path
 from flask import Flask
 from flask_migrate import Migrate
 from flask_smorest import Api
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration import cli, models
 from integration.accounts import guards
 from integration.accounts.actor import SCOPE_DESCRIPTIONS
-from integration.api import access, hygiene, oauth, problems
+from integration.api import access, hygiene, oauth, problems, throttle
 from integration.api import credentials as api_credentials
 from integration.api import invoices as api_invoices
 from integration.api import licensing as api_licensing
@@ -55,6 +56,9 @@ def create_app(
     settings = settings or Settings.from_env(os.environ)
     app = Flask(__name__, static_folder=None)
     app.url_map.converters["int"] = hygiene.IdConverter
+    if settings.trusted_proxies:  # the caller's address (throttling, audit) is the proxy's word
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     secret_key = settings.secret_key
     if not secret_key:
         log.warning("DELEGAT_SECRET_KEY is not set; sessions will not survive a restart")
@@ -111,6 +115,7 @@ def create_app(
     )
 
     oauth.init_app(app, settings.access_token_ttl_seconds)
+    throttle.init_app(app, settings.redis_url)
     api = _Api(app)
     app.before_request(access.enforce)
     app.before_request(hygiene.reject_unstorable_text)

@@ -92,6 +92,13 @@ def handle_domain_error(exc: DomainError) -> Response:
 
 def handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
+    if status == 429:
+        return problem(
+            429,
+            "too-many-attempts",
+            "Too many attempts",
+            "too many failed attempts; wait the seconds Retry-After gives and try again",
+        )
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     if status == 422:
         errors = _webargs_errors(exc)

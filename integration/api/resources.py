@@ -11,6 +11,7 @@ from integration.accounts import service as accounts
 from integration.accounts.models import ClientCompany
 from integration.accounts.service import Tenant
 from integration.api import schemas as s
+from integration.api import throttle
 from integration.api.access import people_only, public, requires, signed_in
 from integration.api.auth import (
     current_actor,
@@ -32,8 +33,10 @@ blp.before_request(require_json_for_session_writes)
 
 # ---------------------------------------------------------------------------- sign-in
 @blp.route("/auth/login", methods=["POST"])
+@throttle.sign_in()
 @blp.arguments(s.LoginSchema)
 @blp.response(204)
+@blp.alt_response(429, description="too many failed attempts; wait Retry-After seconds")
 @public()
 def login(args: dict[str, str]) -> None:
     """Sign in with e-mail and password; sets the session cookie."""

@@ -46,6 +46,8 @@ class Settings:
     access_token_ttl_seconds: int = 3600
     password_setup_ttl_hours: int = 72
     session_cookie_secure: bool = False
+    # Reverse proxies in front of the service whose X-Forwarded-For/-Proto are trusted
+    trusted_proxies: int = 0
     log_level: str = "INFO"
     testing: bool = False
 
