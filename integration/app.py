@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from integration import cli, models
 from integration.accounts import guards
 from integration.accounts.actor import SCOPE_DESCRIPTIONS
-from integration.api import access, hygiene, oauth, problems, throttle
+from integration.api import access, headers, hygiene, oauth, problems, throttle
 from integration.api import credentials as api_credentials
 from integration.api import invoices as api_invoices
 from integration.api import licensing as api_licensing
@@ -116,6 +116,7 @@ def create_app(
 
     oauth.init_app(app, settings.access_token_ttl_seconds)
     throttle.init_app(app, settings.redis_url)
+    headers.init_app(app, secure_cookie=settings.session_cookie_secure)
     api = _Api(app)
     app.before_request(access.enforce)
     app.before_request(hygiene.reject_unstorable_text)

@@ -27,7 +27,9 @@ from integration.masterdata import service as masterdata
 from integration.permissions import service as permissions
 from integration.quota import service as quota
 
-bp = Blueprint("web", __name__, template_folder="templates")
+bp = Blueprint(
+    "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+)
 _CSRF_KEY = "csrf"
 
 

@@ -43,7 +43,7 @@ def test_wrong_password_shows_a_readable_message(
         "/login", data={"email": w.admin_email, "password": "wrong", "csrf_token": _csrf(page.text)}
     )
     assert r.status_code == 401
-    assert "Wrong e-mail or password." in r.text
+    assert "Nieprawidłowy e-mail lub hasło." in r.text
 
 
 def test_form_without_csrf_token_is_refused_with_an_html_page(client: FlaskClient) -> None:
