@@ -48,6 +48,9 @@ class Actor:
     client_roles: Mapping[int, Role] = field(default_factory=dict)
     # None: a person with a session, limited by roles only.
     scopes: frozenset[str] | None = None
+    # Where the request came from, and the person's signed-in session (for the audit trail)
+    address: str | None = None
+    session_id: int | None = None
 
     @property
     def label(self) -> str:
@@ -101,7 +104,9 @@ def actor_for_user(session: Session, user: UserAccount) -> Actor:
     )
 
 
-def actor_for_api_client(client: ApiClient, scopes: frozenset[str]) -> Actor:
+def actor_for_api_client(
+    client: ApiClient, scopes: frozenset[str], *, address: str | None = None
+) -> Actor:
     bureau_roles = {client.bureau_id: client.role} if client.bureau_id is not None else {}
     client_roles = (
         {client.client_company_id: client.role} if client.client_company_id is not None else {}
@@ -111,6 +116,7 @@ def actor_for_api_client(client: ApiClient, scopes: frozenset[str]) -> Actor:
         bureau_roles=bureau_roles,
         client_roles=client_roles,
         scopes=scopes & client.scope_set,
+        address=address,
     )
 
 

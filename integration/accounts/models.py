@@ -178,3 +178,27 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     api_client: Mapped[ApiClient] = relationship(lazy="joined")
+
+
+class UserSession(Base):
+    """A signed-in browser session, held here so that it can be ended.
+
+    The cookie carries a random token; only its SHA-256 is stored. A session ends when the
+    person signs out, changes the password elsewhere, is deactivated, or at ``expires_at``.
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(sa.String(45), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    # signed_out, password_changed, deactivated, password_set
+    end_reason: Mapped[str] = mapped_column(sa.String(20), default="")

@@ -36,6 +36,7 @@ from integration.accounts.secrets import (
     token_digest,
     verify_password,
 )
+from integration.accounts.sessions import Opened, end_sessions, open_session
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -363,6 +364,8 @@ def update_user(
             if not is_active and m.user_id == actor.user_id:
                 raise Conflict("you cannot deactivate your own account")
             m.user.is_active = is_active
+            if not is_active:
+                end_sessions(s, m.user_id, "deactivated")
         return Member(m.user, m.role)
 
 
@@ -393,14 +396,15 @@ def authenticate(email: str, password: str) -> UserAccount | None:
         return user
 
 
-def load_actor_for_user(user_id: int) -> Actor | None:
-    from integration.accounts.actor import actor_for_user  # noqa: PLC0415 - avoids a cycle
-
+def sign_in(email: str, password: str, *, address: str, user_agent: str) -> Opened | None:
+    """A new session for the active account with this e-mail and password, or None."""
+    user = authenticate(email, password)
+    if user is None:
+        return None
     with transaction() as s:
-        user = s.get(UserAccount, user_id)
-        if user is None or not user.is_active:
-            return None
-        return actor_for_user(s, user)
+        account = s.get(UserAccount, user.id)
+        assert account is not None
+        return open_session(s, account, address=address, user_agent=user_agent)
 
 
 def issue_password_setup(user_id: int, ttl: timedelta) -> str | None:
@@ -435,6 +439,7 @@ def complete_password_setup(token: str, password: str) -> UserAccount:
         user.password_hash = hash_password(password)
         user.setup_token_hash = None
         user.setup_token_expires_at = None
+        end_sessions(s, user.id, "password_set")
     return user
 
 
@@ -450,6 +455,7 @@ def change_password(actor: Actor, *, current: str, new: str) -> None:
         if user is None or not verify_password(user.password_hash, current):
             raise ValidationFailed.single("current_password", "does not match")
         user.password_hash = hash_password(new)
+        end_sessions(s, user.id, "password_changed", keep=actor.session_id)
 
 
 # ---------------------------------------------------------------------------- API clients

@@ -7,15 +7,17 @@ from flask import request, session
 from sqlalchemy import select
 
 from integration.accounts import service as accounts
+from integration.accounts import sessions
 from integration.accounts.actor import Actor, actor_for_api_client
 from integration.accounts.models import ApiToken, ClientCompany
+from integration.api import throttle
 from integration.api.oauth import require_oauth
 from integration.core.db import transaction
 from integration.core.errors import Forbidden, Unauthenticated
 from integration.licensing import service as licensing
 from integration.licensing.numbers import Module
 
-SESSION_USER_KEY = "uid"
+SESSION_KEY = "sid"  # the session's token; the database says whose it is and whether it lives
 _ACTOR_KEY = "delegat.actor"  # per request, unlike flask.g which lives as long as the app context
 
 
@@ -50,18 +52,24 @@ def _bearer_actor() -> Actor:
             bureau_id = company.bureau_id if company is not None else None
         if bureau_id is not None:
             licensing.require_module(s, bureau_id, Module.API_ACCESS)
-        return actor_for_api_client(api_client, frozenset(row.scopes.split()))
+        return actor_for_api_client(
+            api_client, frozenset(row.scopes.split()), address=client_address()
+        )
 
 
 def _session_actor() -> Actor:
-    user_id = session.get(SESSION_USER_KEY)
-    if not isinstance(user_id, int):
+    token = session.get(SESSION_KEY)
+    if not isinstance(token, str):
         raise Unauthenticated()
-    actor = accounts.load_actor_for_user(user_id)
+    actor = sessions.actor_for_session(token, address=client_address())
     if actor is None:
         session.clear()
-        raise Unauthenticated("your account is no longer active")
+        raise Unauthenticated("your session has ended; sign in again")
     return actor
+
+
+def client_address() -> str:
+    return request.remote_addr or ""
 
 
 def require_json_for_session_writes() -> None:
@@ -74,7 +82,7 @@ def require_json_for_session_writes() -> None:
     if request.method != "POST" or request.headers.get("Authorization"):
         return
     same_origin = request.is_json or "X-Requested-With" in request.headers
-    if session.get(SESSION_USER_KEY) is not None and not same_origin:
+    if session.get(SESSION_KEY) is not None and not same_origin:
         raise Forbidden(
             "browser-session writes to the API must be sent as application/json "
             "(or, for file uploads, with an X-Requested-With header)"
@@ -82,14 +90,26 @@ def require_json_for_session_writes() -> None:
 
 
 def sign_in(email: str, password: str) -> bool:
-    user = accounts.authenticate(email, password)
-    if user is None:
+    """Open a session; False for a wrong password, TooManyAttempts while locked out."""
+    guard, address = throttle.current(), client_address()
+    guard.check(email, address)
+    opened = accounts.sign_in(
+        email,
+        password,
+        address=address,
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    if opened is None:
+        guard.failed(email, address)
         return False
     session.clear()
-    session[SESSION_USER_KEY] = user.id
+    session[SESSION_KEY] = opened.token
     session.permanent = True
     return True
 
 
 def sign_out() -> None:
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str):
+        sessions.close_session(token)
     session.clear()

@@ -11,7 +11,6 @@ from integration.accounts import service as accounts
 from integration.accounts.models import ClientCompany
 from integration.accounts.service import Tenant
 from integration.api import schemas as s
-from integration.api import throttle
 from integration.api.access import people_only, public, requires, signed_in
 from integration.api.auth import (
     current_actor,
@@ -33,7 +32,6 @@ blp.before_request(require_json_for_session_writes)
 
 # ---------------------------------------------------------------------------- sign-in
 @blp.route("/auth/login", methods=["POST"])
-@throttle.sign_in()
 @blp.arguments(s.LoginSchema)
 @blp.response(204)
 @blp.alt_response(429, description="too many failed attempts; wait Retry-After seconds")

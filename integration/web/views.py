@@ -10,14 +10,13 @@ from dataclasses import asdict
 from datetime import date
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
-from flask_limiter.errors import RateLimitExceeded
 from werkzeug.wrappers import Response
 
 from integration.accounts import service as accounts
 from integration.accounts.actor import SCOPES, Actor
 from integration.accounts.models import Role
-from integration.api import throttle
 from integration.api.auth import current_actor, sign_in, sign_out
+from integration.api.throttle import TooManyAttempts
 from integration.core.errors import DomainError, Forbidden, Unauthenticated, ValidationFailed
 from integration.credentials import service as credentials
 from integration.invoices import archive, inbox, packages, registers
@@ -162,33 +161,23 @@ def licence_panel(bureau_id: int) -> Response | tuple[str, int] | str:
     return (html, 422) if error else html
 
 
-@bp.errorhandler(RateLimitExceeded)
-def _locked_out(exc: RateLimitExceeded) -> Response:
-    wait = throttle.retry_after()
-    minutes = max(1, round(wait / 60))
-    page = render_template(
-        "login.html",
-        error=(
-            "Zbyt wiele nieudanych prób logowania. Ze względów bezpieczeństwa logowanie jest "
-            f"zablokowane; spróbuj ponownie za {minutes} min."
-        ),
-        email=request.form.get("email", ""),
-    )
-    return Response(page, status=429, headers={"Retry-After": str(wait)})
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@throttle.sign_in()
 def login() -> Response | tuple[str, int] | str:
     if request.method == "GET":
         return render_template("login.html", error=None)
-    if sign_in(request.form.get("email", ""), request.form.get("password", "")):
-        return redirect(url_for("web.overview"))
-    return render_template(
-        "login.html",
-        error="Nieprawidłowy e-mail lub hasło.",
-        email=request.form.get("email", ""),
-    ), 401
+    email = request.form.get("email", "")
+    try:
+        if sign_in(email, request.form.get("password", "")):
+            return redirect(url_for("web.overview"))
+    except TooManyAttempts as exc:
+        minutes = max(1, round(exc.retry_after / 60))
+        message = (
+            "Zbyt wiele nieudanych prób logowania. Ze względów bezpieczeństwa logowanie jest "
+            f"zablokowane; spróbuj ponownie za {minutes} min."
+        )
+        page = render_template("login.html", error=message, email=email)
+        return Response(page, status=429, headers=exc.headers())
+    return render_template("login.html", error="Nieprawidłowy e-mail lub hasło.", email=email), 401
 
 
 @bp.post("/logout")
