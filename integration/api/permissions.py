@@ -79,13 +79,33 @@ def revoke_grant(client_id: int, grant_id: int) -> Any:
     return permissions.revoke(current_actor(), client_id, grant_id)
 
 
-@blp.route("/clients/<int:client_id>/grants/pull", methods=["POST"])
-@blp.response(202, PulledSchema)
-@requires("permissions:write")
-def pull_grants(client_id: int) -> dict[str, bool]:
-    """Read the grants KSeF holds in the client's context and mirror them here."""
-    permissions.request_pull(current_actor(), client_id)
-    return {"queued": True}
+class PullStatusSchema(Schema):
+    last_run_at = fields.DateTime(allow_none=True)
+    last_ok_at = fields.DateTime(allow_none=True)
+    error = fields.String(metadata={"description": "why the last reading failed, if it did"})
+    stopped = fields.Boolean(
+        metadata={
+            "description": "KSeF refused (403): periodic reading waits until the credentials "
+            "change or a person reads the grants again"
+        }
+    )
+
+
+@blp.route("/clients/<int:client_id>/grants/pull")
+class GrantPull(MethodView):
+    @blp.response(200, PullStatusSchema)
+    @requires("permissions:read")
+    def get(self, client_id: int) -> Any:
+        """How the last reading of the client's grants from KSeF went."""
+        status = permissions.pull_status(current_actor(), client_id)
+        return status or {"last_run_at": None, "last_ok_at": None, "error": "", "stopped": False}
+
+    @blp.response(202, PulledSchema)
+    @requires("permissions:write")
+    def post(self, client_id: int) -> dict[str, bool]:
+        """Read the grants KSeF holds in the client's context and mirror them here."""
+        permissions.request_pull(current_actor(), client_id)
+        return {"queued": True}
 
 
 class IndirectGrantSchema(Schema):

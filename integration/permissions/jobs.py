@@ -9,8 +9,8 @@ def apply_grant(grant_id: int, attempt: int = 0) -> str:
     return service.apply_grant(grant_id, attempt)
 
 
-def pull_grants(client_id: int) -> str:
-    return service.pull_grants(client_id)
+def pull_grants(client_id: int, asked: bool = False) -> str:
+    return service.pull_grants(client_id, asked)
 
 
 def pull_all_grants() -> int:

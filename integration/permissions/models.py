@@ -59,3 +59,23 @@ class Grant(Base):
     @property
     def right_list(self) -> list[str]:
         return self.rights.split()
+
+
+class GrantPull(Base):
+    """How the last reading of a client's grants from KSeF went.
+
+    When KSeF refused it (403: the credentials may not read permissions), the periodic
+    reading stops (``stopped``) until the client's credentials change (``credentials_mark``
+    is what they were) or a person asks for a reading again.
+    """
+
+    __tablename__ = "grant_pull"
+
+    client_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("client_company.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_run_at: Mapped[datetime]
+    last_ok_at: Mapped[datetime | None]
+    error: Mapped[str] = mapped_column(sa.String(1000), default="")
+    stopped: Mapped[bool] = mapped_column(default=False)
+    credentials_mark: Mapped[str] = mapped_column(sa.String(100), default="")

@@ -40,7 +40,7 @@ from integration.ksef.errors import (
     KsefUnavailable,
 )
 from integration.ksef.runtime import current_client
-from integration.permissions.models import Grant, GrantState
+from integration.permissions.models import Grant, GrantPull, GrantState
 
 log = logging.getLogger(__name__)
 RIGHTS = ("InvoiceRead", "InvoiceWrite")
@@ -220,7 +220,7 @@ def revoke(actor: Actor, client_id: int, grant_id: int) -> Grant:
 def request_pull(actor: Actor, client_id: int) -> None:
     with transaction() as s:
         load_client(s, actor, client_id)
-        _enqueue(s, "pull_grants", client_id, client_id=client_id)
+        _enqueue(s, "pull_grants", client_id, "asked", client_id=client_id, asked=True)
 
 
 # ---------------------------------------------------------------------------- jobs
@@ -360,18 +360,76 @@ def _revoke(grant_id: int, access: str) -> str:
     return "revoked"
 
 
-def pull_grants(client_id: int) -> str:
-    """Mirror KSeF: grants of invoice rights made elsewhere appear, revoked ones close."""
+NEEDS_READ = (
+    "KSeF refused to show the client's grants (403): the stored credentials may not read "
+    "permissions (CredentialsRead or CredentialsManage). Reading stopped until the "
+    "credentials change; store a KSeF token with that right or sign in with the owner's "
+    "qualified signature, then read the grants again"
+)
+
+
+def _credentials_mark(s: Session, client_id: int) -> str:
+    """What the client's credentials are now: a KSeF token, or a person's signed login."""
+    ids = s.scalars(
+        select(KsefCredential.id)
+        .where(
+            KsefCredential.client_id == client_id,
+            (KsefCredential.kind == "ksef_token") | KsefCredential.created_by_user_id.is_not(None),
+        )
+        .order_by(KsefCredential.id)
+    ).all()
+    return ",".join(str(i) for i in ids)[:100]
+
+
+def _note_pull(s: Session, client_id: int, *, error: str = "", stopped: bool = False) -> None:
+    stamp = now()
+    row = s.get(GrantPull, client_id)
+    if row is None:
+        row = GrantPull(client_id=client_id, last_run_at=stamp)
+        s.add(row)
+    row.last_run_at, row.error, row.stopped = stamp, error[:1000], stopped
+    row.credentials_mark = _credentials_mark(s, client_id)
+    if not error:
+        row.last_ok_at = stamp
+
+
+def _pull_failed(client_id: int, error: str, *, stopped: bool = False) -> None:
+    with transaction() as s:
+        _note_pull(s, client_id, error=error, stopped=stopped)
+
+
+def _pull_stopped(client_id: int) -> bool:
+    """A refused reading stays stopped while the credentials are what they were."""
+    with transaction() as s:
+        row = s.get(GrantPull, client_id)
+        return bool(row and row.stopped and row.credentials_mark == _credentials_mark(s, client_id))
+
+
+def pull_grants(client_id: int, asked: bool = False) -> str:
+    """Mirror KSeF: grants of invoice rights made elsewhere appear, revoked ones close.
+
+    Every run records how it went; a 403 stops the periodic runs until something changes
+    (``asked`` is a person asking again).
+    """
+    if not asked and _pull_stopped(client_id):
+        return "stopped"
     try:
         access = access_token_for(client_id)
     except (Conflict, KsefRefused, KsefError) as exc:
-        log.info("grants of client %s cannot be read: %s", client_id, exc)
+        _pull_failed(client_id, f"the grants cannot be read: {exc}")
         return "no-credentials"
-    held = [
-        p
-        for p in current_client().permissions.granted_in_context(access_token=access)
-        if p.active and p.scope in RIGHTS
-    ]
+    try:
+        permissions = current_client().permissions.granted_in_context(access_token=access)
+    except KsefForbidden:
+        _pull_failed(client_id, NEEDS_READ, stopped=True)
+        return "stopped"
+    except (KsefUnavailable, KsefRateLimited) as exc:
+        _pull_failed(client_id, f"KSeF could not be asked, it will be asked again: {exc}")
+        return "unavailable"
+    except KsefError as exc:
+        _pull_failed(client_id, f"KSeF refused to show the grants: {exc}")
+        return "failed"
+    held = [p for p in permissions if p.active and p.scope in RIGHTS]
     held_ids = {p.permission_id for p in held}
     added = closed = 0
     with transaction() as s:
@@ -418,7 +476,15 @@ def pull_grants(client_id: int) -> str:
                 )
             )
             added += 1
+        _note_pull(s, client_id)
     return f"added {added}, closed {closed}"
+
+
+def pull_status(actor: Actor, client_id: int) -> GrantPull | None:
+    """How the last reading of the client's grants went (None before the first)."""
+    with transaction() as s:
+        load_client(s, actor, client_id)
+        return s.get(GrantPull, client_id)
 
 
 def pull_all() -> int:

@@ -268,6 +268,7 @@ def ksef_credentials(client_id: int) -> Response | tuple[str, int] | str:
         notice=notice,
         rows=credentials.list_credentials(actor, client_id),
         grants=permissions.list_grants(actor, client_id),
+        pull=permissions.pull_status(actor, client_id),
     )
     return (html, 422) if error else html
 

@@ -17,6 +17,7 @@ from integration.ksef_sandbox import testkit
 from integration.ksef_sandbox.cli import grant as sandbox_grant
 from integration.ksef_sandbox.cli import make_token
 from integration.ksef_sandbox.state import Grant as KsefGrant
+from integration.permissions import service as permissions_service
 from tests.conftest import World, signed_in
 from tests.invoices.conftest import client_nip, sandbox_store
 
@@ -225,6 +226,36 @@ def test_pull_mirrors_grants_made_and_revoked_in_ksef(
     [closed] = owner.get(f"/api/v1/clients/{client_id}/grants").json["items"]
     assert closed["state"] == "revoked"
     assert closed["error"] == "revoked in KSeF"
+
+
+def test_a_ksef_403_on_reading_grants_is_recorded_and_stops_until_the_credentials_change(
+    app: Flask, ksef_sandbox: Flask, make_world: Callable[..., World], settle: Callable[[], int]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    owner = signed_in(app, w.client_admin_email)
+    _connect(app, ksef_sandbox, owner, client_id, ["InvoiceRead"])  # may not read grants
+    assert owner.post(f"/api/v1/clients/{client_id}/grants/pull", json={}).status_code == 202
+    settle()
+    status = owner.get(f"/api/v1/clients/{client_id}/grants/pull").json
+    assert status["stopped"] is True
+    assert "403" in status["error"]
+    assert "CredentialsRead" in status["error"]
+    page = owner.get(f"/clients/{client_id}/ksef")
+    assert "Odczyt uprawnień z KSeF wstrzymany" in page.text
+    with app.app_context():
+        assert permissions_service.pull_grants(client_id) == "stopped"  # periodic: not asked
+        assert permissions_service.pull_all() == 1
+    settle()
+    assert owner.get(f"/api/v1/clients/{client_id}/grants/pull").json == status  # untouched
+
+    _connect(app, ksef_sandbox, owner, client_id, MANAGE)  # something changed
+    with app.app_context():
+        assert permissions_service.pull_grants(client_id).startswith("added")
+    resumed = owner.get(f"/api/v1/clients/{client_id}/grants/pull").json
+    assert resumed["stopped"] is False
+    assert resumed["error"] == ""
+    assert resumed["last_ok_at"] is not None
 
 
 def _upload_seal(app: Flask, http: FlaskClient, bureau_id: int) -> None:
