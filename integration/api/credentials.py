@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import request
@@ -74,6 +75,14 @@ class SealArgs(Schema):
 
 class TestResultSchema(Schema):
     ok = fields.Boolean()
+    checked = fields.String(
+        metadata={
+            "description": "ksef_token (signed in afresh with it) or session (an authenticated "
+            "call with the session of a signed login)"
+        }
+    )
+    context_nip = fields.String()
+    detail = fields.String()
 
 
 def _body() -> bytes:
@@ -107,10 +116,10 @@ def store_token(args: dict[str, str], client_id: int) -> Any:
 @blp.route("/clients/<int:client_id>/ksef/credentials/test", methods=["POST"])
 @blp.response(200, TestResultSchema)
 @requires("ksef:write")
-def test_credentials(client_id: int) -> dict[str, bool]:
-    """Obtain an access token with what is stored (refresh or re-authenticate as needed)."""
-    credentials.access_token_for_actor(current_actor(), client_id)
-    return {"ok": True}
+def test_credentials(client_id: int) -> dict[str, Any]:
+    """Ask KSeF now whether the stored credentials work; a revoked or expired one is a 422."""
+    check = credentials.check_credentials(current_actor(), client_id)
+    return {"ok": True, **asdict(check)}
 
 
 @blp.route("/clients/<int:client_id>/ksef/credentials/<int:credential_id>", methods=["DELETE"])

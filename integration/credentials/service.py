@@ -373,10 +373,13 @@ def bureau_access_token(bureau_id: int) -> str:
 
 
 # ---------------------------------------------------------------------------- use
-def access_token_for(client_id: int) -> str:
+def access_token_for(client_id: int, *, settling: bool = False) -> str:
     """A working access token for the client's context (jobs): refresh before expiry,
     re-authenticate with the stored KSeF token when the refresh token has died.
 
+    A read-only client gets none (ClientReadOnly): no KSeF operation is made, nor paid for,
+    in its name. ``settling`` asks only to read the outcome of what KSeF already took from
+    it before it turned read-only (statuses, KSeF numbers, UPOs).
     No transaction is held while KSeF is called.
     """
     at = now()
@@ -384,6 +387,8 @@ def access_token_for(client_id: int) -> str:
         client = s.get(ClientCompany, client_id)
         if client is None:
             raise NotFound("no such client company")
+        if not settling:
+            guards.check_client_writable(s, client)
         nip = client.nip
         session = s.scalar(
             select(KsefCredential).where(
@@ -450,11 +455,73 @@ def _mark_token(client_id: int, *, status: str, used_at: dt.datetime | None = No
             row.last_used_at = used_at or row.last_used_at
 
 
-def access_token_for_actor(actor: Actor, client_id: int) -> str:
-    """:func:`access_token_for` on behalf of a person who may manage the credentials."""
+@dataclass(frozen=True)
+class CredentialCheck:
+    """What asking KSeF just now showed about a client's credentials."""
+
+    checked: str  # ksef_token (authenticated afresh) | session (an authenticated call)
+    context_nip: str
+    detail: str
+
+
+def check_credentials(actor: Actor, client_id: int) -> CredentialCheck:
+    """Ask KSeF now whether what is stored works; never answer from what is cached.
+
+    A stored KSeF token signs in afresh (and the new session is kept); with only a session
+    from a signed login, an authenticated call shows whether KSeF still honours it. A
+    revoked or expired credential is reported as such (KsefRefused) and marked.
+    """
     with transaction() as s:
-        _client_for_write(s, actor, client_id)
-    return access_token_for(client_id)
+        client = _client_for_write(s, actor, client_id)
+        nip = client.nip
+        token_row = _credential(s, client_id, "ksef_token")
+        secret = vault.unseal(token_row.ciphertext).decode() if token_row is not None else None
+        has_session = _credential(s, client_id, "session") is not None
+    ksef = current_client()
+    if secret is not None:
+        try:
+            auth = authenticate_with_token(ksef, context_nip=nip, ksef_token=secret)
+        except (KsefUnavailable, KsefRateLimited) as exc:
+            raise _refused(exc) from None
+        except (AuthenticationFailed, KsefError) as exc:
+            _mark_token(client_id, status="broken")
+            raise KsefRefused(
+                f"KSeF refused the stored KSeF token (revoked, expired or without rights in "
+                f"this context): {exc}; store a new token"
+            ) from None
+        with transaction() as s:
+            client = s.get(ClientCompany, client_id)
+            assert client is not None
+            _replace(s, _session_row(client, auth, Actor()))
+        _mark_token(client_id, status="active", used_at=now())
+        return CredentialCheck("ksef_token", nip, "KSeF accepted the stored KSeF token just now")
+    if not has_session:
+        raise Conflict(
+            "no KSeF credentials for this client; store a KSeF token or sign in with a "
+            "qualified signature"
+        )
+    try:
+        ksef.rate_limits(access_token=access_token_for(client_id))
+    except (KsefUnauthorized, KsefRefused, Conflict) as exc:
+        with transaction() as s:
+            row = _credential(s, client_id, "session")
+            if row is not None:
+                row.status = "broken"
+        raise KsefRefused(
+            f"KSeF no longer honours the session of the signed login (revoked or expired): "
+            f"{exc}; sign in again with the qualified signature"
+        ) from None
+    except KsefError as exc:
+        raise _refused(exc) from None
+    return CredentialCheck("session", nip, "KSeF answered an authenticated call just now")
+
+
+def _credential(s: Session, client_id: int, kind: str) -> KsefCredential | None:
+    return s.scalar(
+        select(KsefCredential).where(
+            KsefCredential.client_id == client_id, KsefCredential.kind == kind
+        )
+    )
 
 
 def list_credentials(actor: Actor, client_id: int) -> list[KsefCredential]:

@@ -163,13 +163,13 @@ class _Run:
         return _backoff(self.attempt)
 
 
-def _start(client_id: int, attempt: int) -> _Run | str:
+def _start(client_id: int, attempt: int, *, settling: bool = False) -> _Run | str:
     """The run of a job, or why there is none: ``gone`` or the credentials' error text."""
     found = _context(client_id)
     if found is None:
         return "gone"
     context, bureau_id = found
-    access = access_token_for(client_id)
+    access = access_token_for(client_id, settling=settling)
     return _Run(client_id, bureau_id, attempt, context, access, budget_for(context, access))
 
 
@@ -315,7 +315,7 @@ def follow_up(client_id: int) -> bool:
 def _begin_check(client_id: int, marker: str, attempt: int) -> _Run | str:
     """The run that asks KSeF about sent invoices, or why not (then a later check is due)."""
     try:
-        run = _start(client_id, attempt)
+        run = _start(client_id, attempt, settling=True)
     except (Conflict, KsefError):
         run = "unavailable"
     if run == "unavailable":

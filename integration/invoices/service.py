@@ -301,8 +301,10 @@ def cost_sync_status(actor: Actor, client_id: int) -> CostSyncStatus:
 
 
 def start_cost_sync(actor: Actor, client_id: int) -> None:
-    """Download new cost invoices now; reading one's own invoices works when read-only too."""
+    """Download new cost invoices now. A read-only client is not downloaded (a download is a
+    KSeF operation paid from the bureau's package); what it holds stays readable."""
     with transaction() as s:
         client = load_client(s, actor, client_id)
         licensing.require_module(s, client.bureau_id, Module.COST_SYNC)
+        guards.check_client_writable(s, client)
     sync.request_sync(client_id)

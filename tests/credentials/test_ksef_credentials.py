@@ -92,9 +92,9 @@ def test_stored_ksef_token_is_tested_and_kept_encrypted(
     assert stored.status_code == 201, stored.json
     listed = http.get(f"/api/v1/clients/{w.client_ids[0]}/ksef/credentials")
     assert {c["kind"] for c in listed.json["items"]} == {"ksef_token", "session"}
-    assert http.post(f"/api/v1/clients/{w.client_ids[0]}/ksef/credentials/test", json={}).json == {
-        "ok": True
-    }
+    tested = http.post(f"/api/v1/clients/{w.client_ids[0]}/ksef/credentials/test", json={})
+    assert tested.json["ok"] is True
+    assert tested.json["checked"] == "ksef_token"
     secret_part = secret.rsplit("|", 1)[1]
     assert secret_part not in stored.text + listed.text
     assert secret_part not in caplog.text
@@ -104,6 +104,31 @@ def test_stored_ksef_token_is_tested_and_kept_encrypted(
         )
     assert secret_part not in dump
     assert nip in dump  # the context is metadata, not secret
+
+
+def test_testing_a_token_revoked_in_ksef_asks_ksef_and_reports_it(
+    app: Flask, ksef_sandbox: Flask, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    client_id = w.client_ids[0]
+    reference, secret = make_token(
+        _store(ksef_sandbox), _client_nip(app, client_id), ["InvoiceRead"]
+    )
+    http = _login(app, w.admin_email)
+    stored = http.post(
+        f"/api/v1/clients/{client_id}/ksef/credentials/token", json={"token": secret}
+    )
+    assert stored.status_code == 201, stored.json
+    with _store(ksef_sandbox).session() as s:  # revoked in KSeF; the cached session lives on
+        row = s.get(KsefToken, reference)
+        assert row is not None
+        row.revoked_at = _store(ksef_sandbox).now()
+    tested = http.post(f"/api/v1/clients/{client_id}/ksef/credentials/test", json={})
+    assert tested.status_code == 422, tested.json
+    assert tested.json["type"].endswith("ksef-refused")
+    assert "revoked" in tested.json["detail"]
+    listed = http.get(f"/api/v1/clients/{client_id}/ksef/credentials").json["items"]
+    assert {c["kind"]: c["status"] for c in listed}["ksef_token"] == "broken"
 
 
 def test_wrong_token_is_refused_with_a_reason(app: Flask, make_world: Callable[..., World]) -> None:

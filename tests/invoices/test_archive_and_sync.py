@@ -15,8 +15,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from integration.core.db import db
+from integration.invoices import sync
 from integration.invoices.models import CostSync, Invoice
 from integration.ksef_sandbox.cli import issue_invoices
+from integration.ksef_sandbox.state import Invoice as KsefInvoice
+from integration.quota import service as quota
 from tests.conftest import World, signed_in
 from tests.invoices.conftest import (
     Connected,
@@ -105,6 +108,37 @@ def test_cost_invoices_are_downloaded_once_and_incrementally(
         assert state.downloaded == 4
         assert state.last_error == ""
         assert db.session.scalar(select(Invoice.id).where(Invoice.ksef_number == later[0]))
+
+
+def test_a_read_only_client_is_neither_downloaded_nor_sent_nor_charged(
+    app: Flask, ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
+) -> None:
+    http, client_id, nip = connected.admin, connected.client_id, connected.nip
+    queued = post_xml(http, f"/api/v1/clients/{client_id}/invoices", invoice_xml(nip, "RO/1"))
+    assert queued.status_code == 202
+    store = sandbox_store(ksef_sandbox)
+    issue_invoices(store, SUPPLIER, nip, 2, store.now())
+    declined = http.post(
+        f"/api/v1/clients/{client_id}/registration", json={"action": "do_not_register"}
+    )
+    assert declined.json["state"] == "read_only"
+    with app.app_context():
+        before = quota.available(db.session, connected.world.bureau_id)
+        assert sync.enqueue_all() >= 1  # the periodic download
+    settle()
+    refused = http.post(f"/api/v1/clients/{client_id}/invoices/sync", json={})
+    assert refused.status_code == 409
+    assert refused.json["type"].endswith("client-read-only")
+    items = http.get(f"/api/v1/clients/{client_id}/invoices").json["items"]
+    assert [(i["direction"], i["state"]) for i in items] == [("sales", "failed")]
+    assert "not registered" in items[0]["error_description"]
+    status = http.get(f"/api/v1/clients/{client_id}/invoices/sync").json
+    assert "not registered" in status["last_error"]
+    with app.app_context():
+        assert quota.available(db.session, connected.world.bureau_id) == before
+    with store.session() as s:  # KSeF never saw the queued invoice
+        assert s.scalar(select(KsefInvoice).where(KsefInvoice.invoice_number == "RO/1")) is None
+    assert http.get(f"/api/v1/clients/{client_id}/invoices/archive").status_code == 200
 
 
 def _archive(http: FlaskClient, client_id: int) -> zipfile.ZipFile:

@@ -187,8 +187,10 @@ def test_trial_gives_the_plans_seats_for_30_days_then_read_only(
         f"/api/v1/bureaus/{bureau_id}/clients", json={"nip": "1112223332", "name": "Klient"}
     ).json
     frozen.advance(timedelta(days=29))
+    http = signed_in(app, "trial@x.example")  # a session lasts 12 hours
     assert http.patch(f"/api/v1/clients/{client['id']}", json={"name": "A"}).status_code == 200
     frozen.advance(timedelta(days=1))
+    http = signed_in(app, "trial@x.example")
     ended = http.patch(f"/api/v1/clients/{client['id']}", json={"name": "B"})
     assert ended.status_code == 409
     assert ended.json["type"].endswith("/subscription-expired")
@@ -260,6 +262,7 @@ def test_support_licence_expiry_is_reminded_once(
     panel = admin.get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
     assert (panel["support_expires_soon"], panel["support_expired"]) == (True, False)
     frozen.advance(timedelta(days=30))
+    admin = signed_in(app, w.admin_email)  # a session lasts 12 hours
     panel = admin.get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
     assert panel["support_expired"] is True
     assert "expired on" in admin.get(f"/bureaus/{w.bureau_id}/licence").text

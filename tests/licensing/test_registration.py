@@ -69,9 +69,11 @@ def test_day_59_writable_day_60_read_only_but_still_readable(
     http = signed_in(app, w.admin_email)
     client_id = _new_client(http, w.bureau_id, "1112223332")["id"]
     frozen.advance(timedelta(days=59))
+    http = signed_in(app, w.admin_email)  # a session lasts 12 hours
     assert _write(http, client_id) == 200
     assert http.get(f"/api/v1/clients/{client_id}").json["licence"]["days_left"] == 1
     frozen.advance(timedelta(days=1))
+    http = signed_in(app, w.admin_email)
     refused = http.patch(f"/api/v1/clients/{client_id}", json={"name": "X"})
     assert refused.status_code == 409
     assert refused.mimetype == "application/problem+json"
@@ -95,11 +97,14 @@ def test_remind_me_later_restarts_the_60_days(
     http = signed_in(app, w.admin_email)
     client_id = _new_client(http, w.bureau_id, "1112223332")["id"]
     frozen.advance(timedelta(days=50))
+    http = signed_in(app, w.admin_email)  # a session lasts 12 hours
     r = http.post(f"/api/v1/clients/{client_id}/registration", json={"action": "remind_later"})
     assert r.json["days_left"] == 60
     frozen.advance(timedelta(days=59))
+    http = signed_in(app, w.admin_email)
     assert _write(http, client_id) == 200
     frozen.advance(timedelta(days=1))
+    http = signed_in(app, w.admin_email)
     assert _write(http, client_id) == 409
 
 
@@ -152,6 +157,7 @@ def test_registration_restores_writes_after_the_grace_ran_out(
     w, http = _licensed(app, make_world, seats=5)
     client_id = _new_client(http, w.bureau_id, "1112223332")["id"]
     frozen.advance(timedelta(days=61))
+    http = signed_in(app, w.admin_email)  # a session lasts 12 hours
     assert _write(http, client_id) == 409
     assert (
         http.post(

@@ -90,6 +90,7 @@ def test_a_read_only_client_lists_its_master_data_but_refuses_changes(
     url = f"/api/v1/clients/{w.client_ids[0]}/products"
     assert http.post(url, json={"name": "A", "vat_rate": "23", "net_price": "1"}).status_code == 201
     frozen.advance(timedelta(days=61))
+    http = signed_in(app, w.admin_email)  # a session lasts 12 hours
     refused = http.post(url, json={"name": "B", "vat_rate": "23", "net_price": "1"})
     assert refused.status_code == 409
     assert refused.json["type"].endswith("client-read-only")
