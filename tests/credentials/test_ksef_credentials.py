@@ -115,19 +115,18 @@ def test_testing_a_token_revoked_in_ksef_asks_ksef_and_reports_it(
         _store(ksef_sandbox), _client_nip(app, client_id), ["InvoiceRead"]
     )
     http = _login(app, w.admin_email)
-    stored = http.post(
-        f"/api/v1/clients/{client_id}/ksef/credentials/token", json={"token": secret}
-    )
+    url = f"/api/v1/clients/{client_id}/ksef/credentials"
+    stored = http.post(f"{url}/token", json={"token": secret})
     assert stored.status_code == 201, stored.json
     with _store(ksef_sandbox).session() as s:  # revoked in KSeF; the cached session lives on
         row = s.get(KsefToken, reference)
         assert row is not None
         row.revoked_at = _store(ksef_sandbox).now()
-    tested = http.post(f"/api/v1/clients/{client_id}/ksef/credentials/test", json={})
+    tested = http.post(f"{url}/test", json={})
     assert tested.status_code == 422, tested.json
     assert tested.json["type"].endswith("ksef-refused")
     assert "revoked" in tested.json["detail"]
-    listed = http.get(f"/api/v1/clients/{client_id}/ksef/credentials").json["items"]
+    listed = http.get(url).json["items"]
     assert {c["kind"]: c["status"] for c in listed}["ksef_token"] == "broken"
 
 
