@@ -268,8 +268,12 @@ def upload_seal(
     seal = xades.load_seal(data, password, fmt)
     material = seal.private_key_pem + b"\n" + seal.certificate_pem
     with transaction() as s:
-        if s.get(Bureau, bureau_id) is None:
+        bureau = s.get(Bureau, bureau_id)
+        if bureau is None:
             raise NotFound("no such bureau")
+        problem = xades.seal_problem(seal, bureau.nip)
+        if problem:
+            raise ValidationFailed.single("file", problem)
         cert = seal.certificate
         row = KsefCredential(
             kind="seal",
@@ -490,9 +494,9 @@ def check_credentials(actor: Actor, client_id: int) -> CredentialCheck:
                 f"this context): {exc}; store a new token"
             ) from None
         with transaction() as s:
-            client = s.get(ClientCompany, client_id)
-            assert client is not None
-            _replace(s, _session_row(client, auth, Actor()))
+            company = s.get(ClientCompany, client_id)
+            assert company is not None
+            _replace(s, _session_row(company, auth, Actor()))
         _mark_token(client_id, status="active", used_at=now())
         return CredentialCheck("ksef_token", nip, "KSeF accepted the stored KSeF token just now")
     if not has_session:

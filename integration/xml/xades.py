@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -12,6 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import methods
 from signxml.exceptions import InvalidInput, InvalidSignature
@@ -156,6 +158,45 @@ def load_seal(data: bytes, password: str | None, fmt: str) -> Seal:
         ),
         cert.public_bytes(serialization.Encoding.PEM),
     )
+
+
+_SEAL_NIP = re.compile(r"(VATPL).*?(\d{10})")
+
+
+def seal_problem(seal: Seal, owner_nip: str) -> str | None:
+    """Why ``seal`` is not the seal of the company with ``owner_nip``, if it is not.
+
+    KSeF reads a seal's company from organizationIdentifier (``VATPL-<NIP>``) and refuses a
+    seal that names a person; the private key must be the certificate's.
+    """
+    cert = seal.certificate
+    names = cert.subject
+    if names.get_attributes_for_oid(NameOID.GIVEN_NAME) or names.get_attributes_for_oid(
+        NameOID.SURNAME
+    ):
+        return "the certificate names a person (givenName, surname): it is not a company seal"
+    identifiers = [
+        str(a.value) for a in names.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)
+    ]
+    found = next((m.group(2) for v in identifiers if (m := _SEAL_NIP.search(v))), None)
+    if found is None:
+        return (
+            "the certificate carries no organizationIdentifier VATPL-<NIP>, by which KSeF "
+            "recognises a company's seal"
+        )
+    if found != owner_nip:
+        return (
+            f"the seal's certificate belongs to the company with NIP {found} "
+            f"({names.rfc4514_string()[:200]}), not to this bureau (NIP {owner_nip})"
+        )
+    key = serialization.load_pem_private_key(seal.private_key_pem, None)
+    if key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) != cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ):
+        return "the private key in the file is not the key of its certificate"
+    return None
 
 
 def sign_with_seal(document: bytes, seal: Seal) -> bytes:

@@ -130,6 +130,42 @@ def test_testing_a_token_revoked_in_ksef_asks_ksef_and_reports_it(
     assert {c["kind"]: c["status"] for c in listed}["ksef_token"] == "broken"
 
 
+@pytest.mark.parametrize("case", ["another company", "a person", "a foreign key"])
+def test_a_seal_that_is_not_the_bureaus_own_is_refused_naming_why(
+    app: Flask, make_world: Callable[..., World], case: str
+) -> None:
+    w = make_world()
+    bureau_nip = _bureau_nip(app, w.bureau_id)
+    if case == "another company":
+        seal = testkit.seal_certificate("Obca Firma Sp. z o.o.", "5260250274")
+        pem = seal.private_key_pem + seal.certificate_pem
+    elif case == "a person":
+        seal = testkit.person_certificate("Jan", "Nowak", pesel="85021501233")
+        pem = seal.private_key_pem + seal.certificate_pem
+    else:
+        ours, other = (testkit.seal_certificate(n, bureau_nip) for n in ("Biuro", "Biuro 2"))
+        pem = other.private_key_pem + ours.certificate_pem
+    http = _login(app, w.admin_email)
+    r = http.post(
+        f"/api/v1/bureaus/{w.bureau_id}/ksef/seal?format=pem",
+        data=pem,
+        content_type="application/x-pem-file",
+        headers={"X-Requested-With": "t"},
+    )
+    assert r.status_code == 422, r.json
+    expected = {
+        "another company": "5260250274",
+        "a person": "not a company seal",
+        "a foreign key": "not the key of its certificate",
+    }[case]
+    assert expected in r.json["detail"]
+    if case == "another company":
+        assert bureau_nip in r.json["detail"]
+    assert http.get(f"/api/v1/bureaus/{w.bureau_id}/ksef/credentials").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(text("SELECT count(*) FROM ksef_credential")) == 0
+
+
 def test_wrong_token_is_refused_with_a_reason(app: Flask, make_world: Callable[..., World]) -> None:
     w = make_world()
     http = _login(app, w.admin_email)
