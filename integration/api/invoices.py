@@ -15,7 +15,7 @@ from integration.api.schemas import PageArgs
 from integration.core.errors import ValidationFailed
 from integration.invoices import archive, inbox, packages, registers
 from integration.invoices import service as invoices
-from integration.invoices.documents import MAX_INVOICE_BYTES
+from integration.invoices.documents import MAX_INVOICE_WITH_ATTACHMENT_BYTES
 from integration.invoices.models import Direction, State
 from integration.licensing import service as licensing
 
@@ -201,8 +201,12 @@ class Invoices(MethodView):
     @blp.response(202, InvoiceSchema)
     @requires("invoices:write")
     def post(self, client_id: int) -> Any:
-        """Queue a sales invoice (FA(3) XML as the body) for KSeF; poll it for the outcome."""
-        return invoices.submit(current_actor(), client_id, _body(MAX_INVOICE_BYTES, "invoice"))
+        """Queue a sales invoice (FA(3) XML as the body) for KSeF; poll it for the outcome.
+
+        An invoice with an attachment (Zalacznik) goes in a batch session (``channel: batch``),
+        the only way KSeF takes it; ``error_description`` says so."""
+        data = _body(MAX_INVOICE_WITH_ATTACHMENT_BYTES, "invoice")
+        return invoices.submit(current_actor(), client_id, data)
 
 
 @blp.route("/bureaus/<int:bureau_id>/invoices")

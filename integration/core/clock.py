@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -33,6 +34,14 @@ class FrozenClock:
 
 
 _clock: Clock = SystemClock()
+
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+
+
+def today_in_poland() -> date:
+    """The calendar day in Poland now: the day KSeF judges dates by."""
+    return now().astimezone(WARSAW).date()
 
 
 def now() -> datetime:

@@ -15,7 +15,9 @@ from integration.core.errors import FieldError
 from integration.xml.parsing import XmlRejected, parse
 from integration.xml.schemas import FA3_NAMESPACE, check_fa3
 
-MAX_INVOICE_BYTES = 1024 * 1024  # KSeF's limit for an invoice without attachments
+# KSeF's limits (SI bytes): an invoice without an attachment, and one with (Zalacznik)
+MAX_INVOICE_BYTES = 1_000_000
+MAX_INVOICE_WITH_ATTACHMENT_BYTES = 3_000_000
 MAX_UPO_BYTES = 1024 * 1024
 UPO_NAMESPACE_PREFIX = "http://upo.schematy.mf.gov.pl/KSeF/"
 KSEF_NUMBER = re.compile(r"^[1-9]\d{9}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}$")
@@ -39,6 +41,8 @@ class InvoiceSummary:
     gross_amount: Decimal
     sha256: str
     size: int
+    # FA(3) Zalacznik: KSeF takes such an invoice in a batch session only
+    has_attachment: bool = False
 
 
 def _text(root: etree._Element, path: str) -> str:
@@ -59,7 +63,14 @@ def read_invoice(data: bytes, *, field: str = "xml") -> InvoiceSummary:
     """Parse and validate an FA(3) invoice; raise :class:`XmlRejected` naming every problem."""
     if data.startswith(b"\xef\xbb\xbf"):
         raise XmlRejected.single(field, "the file starts with a byte-order mark; KSeF refuses it")
-    root = parse(data, max_bytes=MAX_INVOICE_BYTES, field=field)
+    root = parse(data, max_bytes=MAX_INVOICE_WITH_ATTACHMENT_BYTES, field=field)
+    has_attachment = root.find("fa:Zalacznik", namespaces=_NS) is not None
+    if not has_attachment and len(data) > MAX_INVOICE_BYTES:
+        raise XmlRejected.single(
+            field,
+            f"the invoice exceeds {MAX_INVOICE_BYTES} bytes, KSeF's limit for an invoice "
+            f"without an attachment (with one, {MAX_INVOICE_WITH_ATTACHMENT_BYTES})",
+        )
     check_fa3(root, field=field)
     try:
         gross = Decimal(_text(root, "fa:Fa/fa:P_15"))
@@ -78,6 +89,7 @@ def read_invoice(data: bytes, *, field: str = "xml") -> InvoiceSummary:
         gross_amount=gross,
         sha256=sha256_b64(data),
         size=len(data),
+        has_attachment=has_attachment,
     )
 
 

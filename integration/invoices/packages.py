@@ -25,12 +25,17 @@ from integration.accounts.actor import Actor
 from integration.core.db import transaction
 from integration.core.errors import FieldError, ValidationFailed
 from integration.invoices import sending
-from integration.invoices.documents import MAX_INVOICE_BYTES, InvoiceSummary, read_invoice
+from integration.invoices.documents import (
+    MAX_INVOICE_WITH_ATTACHMENT_BYTES,
+    InvoiceSummary,
+    read_invoice,
+)
 from integration.invoices.models import Channel, Invoice, State
 from integration.invoices.service import (
     client_for_sending,
     duplicate_problem,
     enqueue_sending,
+    issue_date_problem,
     queued_sale,
     seller_problem,
 )
@@ -76,7 +81,7 @@ def _read_files(data: bytes) -> tuple[list[tuple[str, bytes, InvoiceSummary]], l
             errors.append(FieldError(name, "only FA(3) invoices (.xml files) belong in a package"))
             continue
         try:
-            xml = read_member(zf, name, MAX_INVOICE_BYTES)
+            xml = read_member(zf, name, MAX_INVOICE_WITH_ATTACHMENT_BYTES)
             files.append((name, xml, read_invoice(xml, field=name)))
         except ValueError as exc:
             errors.append(FieldError(name, str(exc)))
@@ -98,7 +103,7 @@ def submit_package(actor: Actor, client_id: int, data: bytes) -> list[Invoice]:
         licensing.require_module(s, client.bureau_id, Module.BATCH_SENDING)
         seen: dict[tuple[str, str], str] = {}
         for name, _, summary in files:
-            problem = seller_problem(client, summary)
+            problem = seller_problem(client, summary) or issue_date_problem(summary)
             if problem:
                 errors.append(FieldError(name, problem))
             key = (summary.number, summary.invoice_type)

@@ -41,6 +41,14 @@ MAX_PER_SESSION = 100
 MAX_BACKOFF = 300
 STUCK_AFTER = timedelta(minutes=10)
 ACCEPTED, DUPLICATE = 200, 440
+# What a person can do about a rejection, beside KSeF's own words.
+NEXT_STEPS = {
+    415: (
+        " — KSeF takes an invoice with an attachment only in a batch session and only from "
+        "a taxpayer who has notified e-Urząd Skarbowy that it issues such invoices; give that "
+        "notice in e-US, then send the invoice again"
+    ),
+}
 
 
 class _Later(Exception):
@@ -371,12 +379,15 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
         note = "KSeF already held this invoice; its original KSeF number and UPO are recorded"
     else:
         details = "; ".join(status.details)
+        hint = NEXT_STEPS.get(status.code, "")
         _set_state(
             [invoice_id],
             State.PROCESSING,
             State.REJECTED,
             error_code=status.code,
-            error_description=f"{status.description}{': ' + details if details else ''}"[:2000],
+            error_description=(
+                f"{status.description}{': ' + details if details else ''}{hint}"[:2000]
+            ),
         )
         return
     run.take("GET", f"/sessions/{upo_session}/invoices/ksef/{number}/upo")

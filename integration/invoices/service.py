@@ -19,7 +19,7 @@ from integration.accounts import guards
 from integration.accounts.actor import Actor
 from integration.accounts.models import ClientCompany, Role
 from integration.accounts.service import load_client
-from integration.core.clock import now
+from integration.core.clock import now, today_in_poland
 from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from integration.invoices import sync
@@ -103,6 +103,19 @@ def seller_problem(client: ClientCompany, summary: InvoiceSummary) -> str | None
     return f"the seller's NIP (Podmiot1) is {summary.seller_nip}, not the client's NIP {client.nip}"
 
 
+def issue_date_problem(summary: InvoiceSummary) -> str | None:
+    """Why KSeF would refuse the invoice's issue date (P_1), if it would: a day in the future,
+    judged on the calendar in Poland (KSeF answers such an invoice with 450)."""
+    today = today_in_poland()
+    if summary.issue_date <= today:
+        return None
+    return (
+        f"the issue date (P_1) {summary.issue_date:%d.%m.%Y} is after today "
+        f"({today:%d.%m.%Y} in Poland); KSeF refuses an invoice issued in the future, so send "
+        "it on its issue date or correct P_1"
+    )
+
+
 def duplicate_problem(
     s: Session, client_id: int, summary: InvoiceSummary
 ) -> tuple[str, int] | None:
@@ -153,17 +166,40 @@ def submit(actor: Actor, client_id: int, xml: bytes) -> Invoice:
     with transaction() as s:
         client = client_for_sending(s, actor, client_id)
         quota.require_available(s, client.bureau_id)
-        problem = seller_problem(client, summary)
+        problem = seller_problem(client, summary) or issue_date_problem(summary)
         if problem:
             raise ValidationFailed.single("xml", problem)
         duplicate = duplicate_problem(s, client.id, summary)
         if duplicate is not None:
             raise DuplicateInvoice(duplicate[0], invoice_id=duplicate[1])
-        invoice = queued_sale(actor, client.id, summary, xml)
+        invoice = queued_sale(actor, client.id, summary, xml, _channel_for(s, client, summary))
+        if summary.has_attachment:
+            invoice.error_description = BATCH_FOR_ATTACHMENT
         s.add(invoice)
         s.flush()
         enqueue_sending(s, client.id)
     return invoice
+
+
+BATCH_FOR_ATTACHMENT = (
+    "the invoice has an attachment (Zalacznik), which KSeF takes in a batch session only: "
+    "it travels to KSeF in a package of its own"
+)
+
+
+def _channel_for(s: Session, client: ClientCompany, summary: InvoiceSummary) -> Channel:
+    """Online, but a package (batch session) for an invoice with an attachment."""
+    if not summary.has_attachment:
+        return Channel.ONLINE
+    modules = licensing.licensed_modules(s, client.bureau_id)
+    if modules is not None and Module.BATCH_SENDING not in modules:
+        raise ValidationFailed.single(
+            "xml",
+            "the invoice has an attachment (Zalacznik), which KSeF takes in a batch session "
+            "only, and the bureau's licence does not include packages (batch_sending); send "
+            "it without the attachment or extend the licence",
+        )
+    return Channel.BATCH
 
 
 @dataclass(frozen=True)

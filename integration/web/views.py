@@ -21,6 +21,7 @@ from integration.core.errors import DomainError, Forbidden, Unauthenticated, Val
 from integration.credentials import service as credentials
 from integration.invoices import archive, inbox, packages, registers
 from integration.invoices import service as invoice_service
+from integration.invoices.models import Channel
 from integration.licensing import service as licensing
 from integration.masterdata import service as masterdata
 from integration.permissions import service as permissions
@@ -358,6 +359,11 @@ def _upload() -> bytes:
 def _invoice_action(actor: Actor, client_id: int, action: str) -> str:
     if action == "send":
         sent = invoice_service.submit(actor, client_id, _upload())
+        if sent.channel == Channel.BATCH:
+            return (
+                f"Faktura {sent.number} ma załącznik (Zalacznik), który KSeF przyjmuje tylko "
+                "w sesji wsadowej: zostanie wysłana paczką. Numer KSeF i UPO pojawią się tutaj."
+            )
         return f"Invoice {sent.number} is queued for KSeF; its KSeF number and UPO follow."
     if action == "package":
         queued = packages.submit_package(actor, client_id, _upload())

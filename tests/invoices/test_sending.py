@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -15,15 +16,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
+from integration.core import clock
 from integration.core.db import db
 from integration.invoices import sending
-from integration.invoices.documents import KSEF_NUMBER, read_upo
+from integration.invoices.documents import KSEF_NUMBER, read_invoice, read_upo
 from integration.invoices.models import Invoice, State
 from integration.jobs.runtime import current_runtime
 from integration.ksef_sandbox.cli import issue_invoices
 from integration.ksef_sandbox.state import Invoice as KsefInvoice
 from integration.ksef_sandbox.state import InvoiceSession as KsefSession
 from integration.quota import service as quota
+from integration.xml.parsing import XmlRejected
 from tests.conftest import World, signed_in
 from tests.invoices.conftest import (
     Connected,
@@ -248,6 +251,119 @@ def test_duplicate_answer_for_our_document_is_judged_by_the_file_when_no_upo_is_
     accepted = _invoice(http, client_id, invoice_id)
     assert accepted["state"] == "accepted"
     assert accepted["ksef_number"] == holder
+
+
+ATTACHMENT = (
+    b"<Zalacznik><BlokDanych><MetaDane><ZKlucz>Umowa</ZKlucz><ZWartosc>12/2026</ZWartosc>"
+    b"</MetaDane></BlokDanych></Zalacznik></Faktura>"
+)
+
+
+def _with_attachment(nip: str, number: str) -> bytes:
+    return invoice_xml(nip, number).replace(b"</Faktura>", ATTACHMENT)
+
+
+def test_an_invoice_with_an_attachment_travels_in_a_batch_session_and_says_why(
+    app: Flask, ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
+) -> None:
+    http, client_id = connected.http, connected.client_id
+    consent = ksef_sandbox.test_client().post(
+        "/v2/testdata/attachment", json={"nip": connected.nip}
+    )
+    assert consent.status_code == 200
+    queued = _send(http, client_id, _with_attachment(connected.nip, "FV/ZAL/1"))
+    assert queued.status_code == 202, queued.json
+    assert queued.json["channel"] == "batch"
+    assert "attachment" in queued.json["error_description"]
+    assert "batch session" in queued.json["error_description"]
+    settle()
+    sent = _invoice(http, client_id, queued.json["id"])
+    assert sent["state"] == "accepted", sent
+    assert KSEF_NUMBER.match(sent["ksef_number"])
+
+
+def test_an_invoice_with_an_attachment_but_no_e_us_notice_is_rejected_with_what_to_do(
+    app: Flask, connected: Connected, settle: Callable[[], int]
+) -> None:
+    http, client_id = connected.http, connected.client_id
+    invoice_id = _send(http, client_id, _with_attachment(connected.nip, "FV/ZAL/2")).json["id"]
+    settle()
+    rejected = _invoice(http, client_id, invoice_id)
+    assert rejected["state"] == "rejected"
+    assert rejected["error_code"] == 415
+    assert "e-Urząd Skarbowy" in rejected["error_description"]
+
+
+def test_only_an_invoice_with_an_attachment_may_exceed_a_million_bytes() -> None:
+    nip = "5260250274"
+    padding = b"<!--" + b"x" * 1_000_000 + b"-->"
+    big = invoice_xml(nip, "FV/BIG").replace(b"<Naglowek>", b"<Naglowek>" + padding)
+    with pytest.raises(XmlRejected, match="1000000 bytes"):
+        read_invoice(big)
+    with_attachment = _with_attachment(nip, "FV/BIG").replace(
+        b"<Naglowek>", b"<Naglowek>" + padding
+    )
+    assert read_invoice(with_attachment).has_attachment is True
+
+
+@pytest.fixture
+def late_evening() -> Any:
+    """23:30 in Warsaw on 1 December 2026 (22:30 UTC)."""
+    previous = clock.install(clock.FrozenClock(dt.datetime(2026, 12, 1, 22, 30, tzinfo=dt.UTC)))
+    yield
+    clock.install(previous)
+
+
+@pytest.mark.usefixtures("late_evening")
+@pytest.mark.parametrize(
+    ("issued", "refused"),
+    [
+        (dt.date(2026, 12, 1), False),
+        (dt.date(2026, 12, 2), True),  # still the 1st in Poland
+        (dt.date(2027, 6, 19), True),  # 200 days ahead
+    ],
+)
+def test_an_issue_date_after_today_in_poland_is_refused_at_intake(
+    app: Flask, connected: Connected, issued: dt.date, refused: bool
+) -> None:
+    xml = invoice_xml(connected.nip, f"FV/D/{issued}", issue_date=issued)
+    r = _send(connected.http, connected.client_id, xml)
+    if refused:
+        assert r.status_code == 422, r.json
+        assert "P_1" in r.json["detail"]
+        assert "01.12.2026" in r.json["detail"]
+    else:
+        assert r.status_code == 202, r.json
+
+
+def test_an_issue_date_of_tomorrow_in_utc_is_today_in_poland(
+    app: Flask, connected: Connected
+) -> None:
+    previous = clock.install(clock.FrozenClock(dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC)))
+    try:
+        xml = invoice_xml(connected.nip, "FV/D/PL", issue_date=dt.date(2026, 12, 2))
+        assert _send(connected.http, connected.client_id, xml).status_code == 202
+    finally:
+        clock.install(previous)
+
+
+def test_a_package_names_the_file_with_a_future_issue_date(
+    app: Flask, connected: Connected
+) -> None:
+    tomorrow = clock.today_in_poland() + dt.timedelta(days=1)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("ok.xml", invoice_xml(connected.nip, "FV/P/1"))
+        zf.writestr("future.xml", invoice_xml(connected.nip, "FV/P/2", issue_date=tomorrow))
+    r = post_xml(
+        connected.http,
+        f"/api/v1/clients/{connected.client_id}/invoices/packages",
+        buffer.getvalue(),
+        "application/zip",
+    )
+    assert r.status_code == 422, r.json
+    assert [e["field"] for e in r.json["errors"]] == ["future.xml"]
+    assert "P_1" in r.json["errors"][0]["message"]
 
 
 def test_read_only_client_cannot_send_but_still_reads_and_exports(
