@@ -44,6 +44,8 @@ from integration.jobs import QUEUES
 from integration.jobs.runtime import current_runtime
 from integration.jobs.worker import AppSimpleWorker
 from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app
+from integration.mail import deliverable_body
+from integration.mail.models import MailOutbox
 
 PASSWORD = "correct horse battery staple"
 # Ed25519 seed of the platform in tests (base64url of 32 bytes)
@@ -155,6 +157,19 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
                 for table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 - our names
         current_runtime().redis().flushdb()
+
+
+def setup_link(app: Flask, email: str) -> str:
+    """The password-setup link of the welcome e-mail to ``email``, as its recipient reads it."""
+    with app.app_context():
+        row = db.session.scalar(sa.select(MailOutbox).where(MailOutbox.recipient == email))
+        assert row is not None, f"no e-mail to {email}"
+        body = deliverable_body(row)
+    return next(line for line in body.splitlines() if "/setup-password" in line).strip()
+
+
+def setup_token(app: Flask, email: str) -> str:
+    return setup_link(app, email).split("#", 1)[1]
 
 
 def signed_in(app: Flask, email: str) -> FlaskClient:

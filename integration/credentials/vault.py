@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
-from integration.core.appctx import current_settings
+from integration.core import secretbox
 from integration.core.errors import DomainError
 
 
@@ -23,28 +21,26 @@ class VaultDamaged(Exception):
     """A stored secret does not decrypt with any configured key."""
 
 
-def _fernet() -> MultiFernet:
-    configured = current_settings().credential_encryption_key
-    if not configured:
-        raise VaultNotConfigured("set DELEGAT_CREDENTIAL_ENCRYPTION_KEY (a Fernet key) first")
-    return MultiFernet([Fernet(k.strip().encode()) for k in configured.split(",") if k.strip()])
-
-
 def seal(secret: bytes) -> bytes:
-    return _fernet().encrypt(secret)
+    try:
+        return secretbox.seal(secret)
+    except secretbox.NoKey as exc:
+        raise VaultNotConfigured(str(exc)) from None
 
 
 def unseal(ciphertext: bytes) -> bytes:
     try:
-        return _fernet().decrypt(ciphertext)
-    except InvalidToken:
+        return secretbox.unseal(ciphertext)
+    except secretbox.Damaged:
         raise VaultDamaged(
             "a stored credential does not decrypt with the configured keys"
         ) from None
+    except secretbox.NoKey as exc:
+        raise VaultNotConfigured(str(exc)) from None
 
 
 def rotate(ciphertext: bytes) -> bytes:
-    return _fernet().rotate(ciphertext)
+    return secretbox.rotate(ciphertext)
 
 
 def fingerprint(secret: bytes) -> str:

@@ -9,9 +9,13 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integration.core import secretbox
 from integration.mail.models import MailOutbox
 
 log = logging.getLogger(__name__)
+
+
+REDACTED = "[…]"
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,15 @@ class Message:
     recipient: str
     subject: str
     body: str
+    # Parts of the body that open something (one-time links and codes): never kept in clear
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def redacted_body(self) -> str:
+        body = self.body
+        for secret in self.secrets:
+            body = body.replace(secret, REDACTED)
+        return body
 
 
 class MailBackend(Protocol):
@@ -28,7 +41,11 @@ class MailBackend(Protocol):
 
 
 class OutboxBackend:
-    """Writes the message to ``mail_outbox`` in the caller's transaction."""
+    """Writes the message to ``mail_outbox`` in the caller's transaction.
+
+    A message with secrets is kept readable with them blanked out; the whole message is
+    kept encrypted (``sealed_body``) for its delivery, see :func:`deliverable_body`.
+    """
 
     def deliver(self, session: Session, message: Message) -> bool:
         exists = session.scalar(select(MailOutbox.id).where(MailOutbox.message_key == message.key))
@@ -39,7 +56,8 @@ class OutboxBackend:
                 message_key=message.key,
                 recipient=message.recipient,
                 subject=message.subject,
-                body=message.body,
+                body=message.redacted_body,
+                sealed_body=secretbox.seal(message.body.encode()) if message.secrets else None,
             )
         )
         session.flush()
@@ -58,6 +76,13 @@ _BACKENDS: dict[str, type[OutboxBackend] | type[LogBackend]] = {
     "outbox": OutboxBackend,
     "log": LogBackend,
 }
+
+
+def deliverable_body(row: MailOutbox) -> str:
+    """The message as it is to reach its recipient, secrets included."""
+    if row.sealed_body is None:
+        return row.body
+    return secretbox.unseal(row.sealed_body).decode()
 
 
 def backend_for(name: str) -> MailBackend:

@@ -21,5 +21,8 @@ class MailOutbox(Base):
     message_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
     recipient: Mapped[str] = mapped_column(sa.String(254))
     subject: Mapped[str] = mapped_column(sa.String(300))
+    # What may be read by anyone with the database: one-time links and codes blanked out
     body: Mapped[str] = mapped_column(sa.Text)
+    # The whole message, encrypted with the credential key, when it carries secrets
+    sealed_body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=now)

@@ -187,16 +187,29 @@ def logout() -> Response:
     return redirect(url_for("web.login"))
 
 
+_SETUP_KEY = "setup-token"
+
+
 @bp.route("/setup-password", methods=["GET", "POST"])
 def setup_password() -> Response | tuple[str, int] | str:
-    token = request.values.get("token", "")
+    """The first password. The e-mail's link carries the token after ``#`` (never sent to a
+    server); the page's script puts it into the form, which posts it. A link of an older
+    e-mail (``?token=``) is taken into the session at once and the address cleaned."""
+    legacy = request.args.get("token")
+    if legacy:
+        session[_SETUP_KEY] = legacy[:200]
+        return redirect(url_for("web.setup_password"), 303)
+    known = isinstance(session.get(_SETUP_KEY), str)
     if request.method == "GET":
-        return render_template("setup_password.html", token=token, error=None)
+        return render_template("setup_password.html", code_known=known, error=None)
+    token = request.form.get("token") or str(session.get(_SETUP_KEY) or "")
     try:
         accounts.complete_password_setup(token, request.form.get("password", ""))
     except DomainError as exc:
-        return render_template("setup_password.html", token=token, error=exc.detail), 422
-    return redirect(url_for("web.login"))
+        page = render_template("setup_password.html", code_known=known, error=readable(exc))
+        return page, 422
+    session.pop(_SETUP_KEY, None)
+    return redirect(url_for("web.login"), 303)
 
 
 @bp.route("/clients/<int:client_id>/ksef", methods=["GET", "POST"])

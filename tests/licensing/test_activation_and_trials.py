@@ -25,7 +25,7 @@ from integration.licensing.activation import (
 from integration.licensing.numbers import Module
 from integration.licensing.service import apply_deadlines
 from integration.mail.models import MailOutbox
-from tests.conftest import PASSWORD, SIGNING_SEED, World, signed_in
+from tests.conftest import PASSWORD, SIGNING_SEED, World, setup_token, signed_in
 
 PUBLIC_KEY = (
     Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(SIGNING_SEED + "="))
@@ -169,9 +169,8 @@ def test_trial_gives_the_plans_seats_for_30_days_then_read_only(
     bureau_id = _sign_up(app)
     run_jobs()  # the welcome e-mail with the password link
     with app.app_context():
-        body = db.session.scalar(select(MailOutbox.body))
         user = db.session.scalar(select(UserAccount).where(UserAccount.email == "trial@x.example"))
-    token = body.split("token=")[1].split()[0]
+    token = setup_token(app, "trial@x.example")
     http = app.test_client()
     assert (
         http.post(

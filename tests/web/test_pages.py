@@ -69,7 +69,7 @@ def test_anonymous_visitor_is_sent_to_sign_in(client: FlaskClient) -> None:
 
 
 def test_expired_setup_link_shows_a_readable_message(client: FlaskClient) -> None:
-    page = client.get("/setup-password?token=bogus")
+    page = client.get("/setup-password")
     r = client.post(
         "/setup-password",
         data={"token": "bogus", "password": "long enough pass", "csrf_token": _csrf(page.text)},
