@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integration.accounts.models import ApiClient, ClientCompany, Membership, Role, UserAccount
+from integration.accounts.models import (
+    ApiClient,
+    ClientCompany,
+    Membership,
+    MembershipState,
+    Role,
+    UserAccount,
+)
 from integration.core.errors import Forbidden
 
 # Scopes an OAuth2 token may carry, with what each opens. A signed-in person is not limited
@@ -93,7 +100,7 @@ class Actor:
 def actor_for_user(session: Session, user: UserAccount) -> Actor:
     rows = session.execute(
         select(Membership.bureau_id, Membership.client_id, Membership.role).where(
-            Membership.user_id == user.id
+            Membership.user_id == user.id, Membership.state == MembershipState.ACTIVE
         )
     ).all()
     return Actor(

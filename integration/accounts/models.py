@@ -23,6 +23,12 @@ class Role(enum.StrEnum):
         return self in (Role.BUREAU_ADMIN, Role.ACCOUNTANT)
 
 
+class MembershipState(enum.StrEnum):
+    INVITED = "invited"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
 BUREAU_ROLES = frozenset({Role.BUREAU_ADMIN, Role.ACCOUNTANT})
 CLIENT_ROLES = frozenset({Role.CLIENT_ADMIN, Role.CLIENT_USER})
 
@@ -123,9 +129,23 @@ class Membership(Base):
         sa.ForeignKey("client_company.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[Role] = mapped_column(_role_type)
+    # invited: waits for the person, who already has an account, to accept; active; inactive:
+    # deactivated by this tenant's admin (the person's other tenants are untouched)
+    state: Mapped[str] = mapped_column(
+        sa.String(10), default=MembershipState.ACTIVE, server_default=MembershipState.ACTIVE
+    )
+    # What the inviter typed, shown to the tenant until the person accepts
+    invited_first_name: Mapped[str | None] = mapped_column(sa.String(100))
+    invited_last_name: Mapped[str | None] = mapped_column(sa.String(100))
+    # SHA-256 of the one-time code that accepts the invitation
+    invite_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     user: Mapped[UserAccount] = relationship(back_populates="memberships")
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == MembershipState.ACTIVE
 
 
 class ApiClient(Base):

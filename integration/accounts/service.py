@@ -24,6 +24,7 @@ from integration.accounts.models import (
     Bureau,
     ClientCompany,
     Membership,
+    MembershipState,
     Person,
     Role,
     UserAccount,
@@ -246,8 +247,44 @@ def _role(value: str | Role, tenant: Tenant) -> Role:
 
 @dataclass(frozen=True)
 class Member:
+    """A person as one tenant sees them; an invitation not yet accepted shows what the
+    inviter typed, and nothing of the person's account."""
+
     user: UserAccount
-    role: Role
+    membership: Membership
+    typed_pesel: str | None = None  # echoed to the inviter in the answer to an invitation
+
+    @property
+    def role(self) -> Role:
+        return self.membership.role
+
+    @property
+    def invited(self) -> bool:
+        return self.membership.state == MembershipState.INVITED
+
+    @property
+    def first_name(self) -> str:
+        if self.invited:
+            return self.membership.invited_first_name or ""
+        return self.user.person.first_name
+
+    @property
+    def last_name(self) -> str:
+        if self.invited:
+            return self.membership.invited_last_name or ""
+        return self.user.person.last_name
+
+    @property
+    def pesel(self) -> str | None:
+        return self.typed_pesel if self.invited else self.user.person.pesel
+
+    @property
+    def has_password(self) -> bool:
+        return not self.invited and self.user.password_hash is not None
+
+    @property
+    def is_active(self) -> bool:
+        return self.membership.state != MembershipState.INACTIVE
 
 
 def create_user(
@@ -260,30 +297,37 @@ def create_user(
     role: str | Role,
     pesel: str | None = None,
 ) -> Member:
-    """Add a person to a bureau or a client; a welcome e-mail with a setup link follows."""
+    """Add a person to a bureau or a client; a welcome e-mail with a setup link follows.
+
+    A person who already has an account (in another tenant, perhaps) is invited instead:
+    the answer is the same as for a new address, so that no tenant learns of another's
+    people, and the person accepts with the link the invitation e-mail brings.
+    """
     email = check.email(email)
     first_name = check.text(first_name, "first_name", max_length=100)
     last_name = check.text(last_name, "last_name", max_length=100)
     pesel = check.pesel(pesel)
     chosen = _role(role, tenant)
+    where = {
+        "bureau_id": tenant.id if tenant.kind == "bureau" else None,
+        "client_id": tenant.id if tenant.kind == "client" else None,
+    }
     with transaction() as s:
         _authorize_tenant(s, actor, tenant, manage=True, write=True)
-        if s.scalar(select(UserAccount.id).where(UserAccount.email == email)) is not None:
-            raise Conflict("an account with this e-mail already exists", field="email")
+        existing = s.scalar(select(UserAccount).where(UserAccount.email == email))
+        if existing is not None:
+            return _invite(
+                s, tenant, existing, chosen, first_name=first_name, last_name=last_name, pesel=pesel
+            )
         if pesel and s.scalar(select(Person.id).where(Person.pesel == pesel)) is not None:
             raise Conflict("a person with this PESEL already exists", field="pesel")
         person = Person(first_name=first_name, last_name=last_name, email=email, pesel=pesel)
         user = UserAccount(email=email, person=person)
         s.add(user)
         s.flush()
-        s.add(
-            Membership(
-                user_id=user.id,
-                role=chosen,
-                bureau_id=tenant.id if tenant.kind == "bureau" else None,
-                client_id=tenant.id if tenant.kind == "client" else None,
-            )
-        )
+        membership = Membership(user_id=user.id, role=chosen, **where)
+        s.add(membership)
+        s.flush()
         enqueue_after_commit(
             s,
             "integration.accounts.jobs.send_welcome_email",
@@ -291,7 +335,62 @@ def create_user(
             queue="mail",
             user_id=user.id,
         )
-    return Member(user=user, role=chosen)
+    return Member(user=user, membership=membership)
+
+
+def _invite(
+    s: Session,
+    tenant: Tenant,
+    user: UserAccount,
+    role: Role,
+    *,
+    first_name: str,
+    last_name: str,
+    pesel: str | None,
+) -> Member:
+    here = s.scalar(
+        select(Membership).where(_membership_filter(tenant), Membership.user_id == user.id)
+    )
+    if here is not None:
+        raise Conflict("this person is already here", field="email")
+    membership = Membership(
+        user_id=user.id,
+        role=role,
+        state=MembershipState.INVITED,
+        invited_first_name=first_name,
+        invited_last_name=last_name,
+        bureau_id=tenant.id if tenant.kind == "bureau" else None,
+        client_id=tenant.id if tenant.kind == "client" else None,
+    )
+    s.add(membership)
+    s.flush()
+    enqueue_after_commit(
+        s,
+        "integration.accounts.jobs.send_invitation_email",
+        job_id=job_id("invitation-email", membership.id),
+        queue="mail",
+        membership_id=membership.id,
+    )
+    return Member(user=user, membership=membership, typed_pesel=pesel)
+
+
+def accept_invitation(actor: Actor, token: str) -> Membership:
+    """The signed-in person accepts an invitation e-mailed to them."""
+    if actor.user_id is None:
+        raise Forbidden("only a signed-in person accepts an invitation")
+    with transaction() as s:
+        membership = s.scalar(
+            select(Membership).where(
+                Membership.invite_token_hash == token_digest(token.strip()),
+                Membership.state == MembershipState.INVITED,
+            )
+        )
+        if membership is None or membership.user_id != actor.user_id:
+            raise ValidationFailed.single(
+                "token", "the invitation is unknown, already accepted, or meant for another account"
+            )
+        membership.state, membership.invite_token_hash = MembershipState.ACTIVE, None
+        return membership
 
 
 def list_users(actor: Actor, tenant: Tenant, *, page: int = 1, per_page: int = 50) -> Page[Member]:
@@ -306,7 +405,7 @@ def list_users(actor: Actor, tenant: Tenant, *, page: int = 1, per_page: int = 5
         )
         memberships: Page[Membership] = paginate(s, stmt, page, per_page)
         return Page(
-            items=[Member(m.user, m.role) for m in memberships.items],
+            items=[Member(m.user, m) for m in memberships.items],
             total=memberships.total,
             page=page,
             per_page=per_page,
@@ -326,7 +425,7 @@ def get_user(actor: Actor, tenant: Tenant, user_id: int) -> Member:
     with transaction() as s:
         _authorize_tenant(s, actor, tenant, manage=False)
         m = _load_member(s, tenant, user_id)
-        return Member(m.user, m.role)
+        return Member(m.user, m)
 
 
 def update_user(
@@ -343,16 +442,27 @@ def update_user(
     with transaction() as s:
         _authorize_tenant(s, actor, tenant, manage=True, write=True)
         m = _load_member(s, tenant, user_id)
+        invited = m.state == MembershipState.INVITED
         if role is not None:
             new_role = _role(role, tenant)
             if m.role == Role.BUREAU_ADMIN and new_role != Role.BUREAU_ADMIN:
                 _keep_one_admin(s, tenant, m)
             m.role = new_role
         if first_name is not None:
-            m.user.person.first_name = check.text(first_name, "first_name", max_length=100)
+            checked = check.text(first_name, "first_name", max_length=100)
+            if invited:
+                m.invited_first_name = checked
+            else:
+                m.user.person.first_name = checked
         if last_name is not None:
-            m.user.person.last_name = check.text(last_name, "last_name", max_length=100)
+            checked = check.text(last_name, "last_name", max_length=100)
+            if invited:
+                m.invited_last_name = checked
+            else:
+                m.user.person.last_name = checked
         if pesel is not None:
+            if invited:
+                raise Conflict("the person has not accepted the invitation yet", field="pesel")
             normalized = check.pesel(pesel)
             taken = s.scalar(
                 select(Person.id).where(Person.pesel == normalized, Person.id != m.user.person_id)
@@ -360,13 +470,53 @@ def update_user(
             if normalized and taken is not None:
                 raise Conflict("a person with this PESEL already exists", field="pesel")
             m.user.person.pesel = normalized
-        if is_active is not None:
+        if is_active is not None and not invited:
             if not is_active and m.user_id == actor.user_id:
                 raise Conflict("you cannot deactivate your own account")
-            m.user.is_active = is_active
-            if not is_active:
-                end_sessions(s, m.user_id, "deactivated")
-        return Member(m.user, m.role)
+            _set_active(s, m, is_active)
+        return Member(m.user, m)
+
+
+def _set_active(s: Session, m: Membership, active: bool) -> None:
+    """Deactivation ends the person's work here; with no tenant left, their account too."""
+    m.state = MembershipState.ACTIVE if active else MembershipState.INACTIVE
+    s.flush()
+    elsewhere = s.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.user_id == m.user_id, Membership.state == MembershipState.ACTIVE)
+    )
+    m.user.is_active = bool(elsewhere)
+    if not elsewhere:
+        end_sessions(s, m.user_id, "deactivated")
+
+
+def member_emails(
+    s: Session,
+    roles: frozenset[Role] | set[Role],
+    *,
+    bureau_id: int | None = None,
+    client_id: int | None = None,
+) -> list[str]:
+    """E-mails of the tenant's active people in ``roles`` (the recipients of its notices)."""
+    where = (
+        Membership.bureau_id == bureau_id
+        if bureau_id is not None
+        else (Membership.client_id == client_id)
+    )
+    return list(
+        s.scalars(
+            select(UserAccount.email)
+            .join(Membership, Membership.user_id == UserAccount.id)
+            .where(
+                where,
+                UserAccount.is_active.is_(True),
+                Membership.state == MembershipState.ACTIVE,
+                Membership.role.in_(roles),
+            )
+            .order_by(UserAccount.email)
+        )
+    )
 
 
 def _keep_one_admin(s: Session, tenant: Tenant, leaving: Membership) -> None:
@@ -376,6 +526,7 @@ def _keep_one_admin(s: Session, tenant: Tenant, leaving: Membership) -> None:
         .where(
             _membership_filter(tenant),
             Membership.role == Role.BUREAU_ADMIN,
+            Membership.state == MembershipState.ACTIVE,
             Membership.id != leaving.id,
         )
     )

@@ -68,6 +68,20 @@ def change_password(args: dict[str, str]) -> None:
     )
 
 
+@blp.route("/invitations/accept", methods=["POST"])
+@blp.arguments(s.InvitationAcceptSchema)
+@blp.response(200, s.MembershipSchema)
+@people_only()
+def accept_invitation(args: dict[str, str]) -> dict[str, Any]:
+    """Accept, signed in, an invitation e-mailed to you: the bureau or company it names
+    becomes one of yours."""
+    m = accounts.accept_invitation(current_actor(), args["token"])
+    kind, tenant_id = (
+        ("bureau", m.bureau_id) if m.bureau_id is not None else ("client", m.client_id)
+    )
+    return {"kind": kind, "id": tenant_id, "role": m.role.value}
+
+
 @blp.route("/me")
 @blp.response(200, s.MeSchema)
 @signed_in()

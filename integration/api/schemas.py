@@ -85,13 +85,15 @@ ClientPageSchema = _page_of(ClientSchema, "ClientPage")
 class MemberSchema(Schema):
     id = fields.Function(lambda m: m.user.id)
     email = fields.Function(lambda m: m.user.email)
-    first_name = fields.Function(lambda m: m.user.person.first_name)
-    last_name = fields.Function(lambda m: m.user.person.last_name)
-    pesel = fields.Function(lambda m: m.user.person.pesel, allow_none=True)
+    first_name = fields.String()
+    last_name = fields.String()
+    pesel = fields.String(allow_none=True)
     role = fields.Function(lambda m: m.role.value)
-    is_active = fields.Function(lambda m: m.user.is_active)
-    has_password = fields.Function(lambda m: m.user.password_hash is not None)
-    created_at = fields.Function(lambda m: m.user.created_at.isoformat())
+    is_active = fields.Boolean()
+    has_password = fields.Boolean(
+        metadata={"description": "false until the person has set a password and joined"}
+    )
+    created_at = fields.Function(lambda m: m.membership.created_at.isoformat())
 
 
 class UserCreateSchema(Schema):
@@ -154,6 +156,10 @@ class LoginSchema(Schema):
 class PasswordSetupSchema(Schema):
     token = fields.String(required=True)
     password = fields.String(required=True, load_only=True)
+
+
+class InvitationAcceptSchema(Schema):
+    token = fields.String(required=True, metadata={"description": "the code from the e-mail"})
 
 
 class PasswordChangeSchema(Schema):

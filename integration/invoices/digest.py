@@ -20,9 +20,8 @@ from integration.accounts.models import (
     CLIENT_ROLES,
     Bureau,
     ClientCompany,
-    Membership,
-    UserAccount,
 )
+from integration.accounts.service import member_emails
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
@@ -36,20 +35,7 @@ def _recipients(
     s: Session, *, bureau_id: int | None = None, client_id: int | None = None
 ) -> list[str]:
     roles = BUREAU_ROLES if bureau_id is not None else CLIENT_ROLES
-    return list(
-        s.scalars(
-            select(UserAccount.email)
-            .join(Membership, Membership.user_id == UserAccount.id)
-            .where(
-                UserAccount.is_active.is_(True),
-                Membership.role.in_(roles),
-                Membership.bureau_id == bureau_id
-                if bureau_id is not None
-                else Membership.client_id == client_id,
-            )
-            .order_by(UserAccount.email)
-        )
-    )
+    return member_emails(s, roles, bureau_id=bureau_id, client_id=client_id)
 
 
 @dataclass(frozen=True)

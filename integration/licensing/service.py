@@ -25,7 +25,7 @@ from integration.accounts.models import (
     Role,
     UserAccount,
 )
-from integration.accounts.service import load_client
+from integration.accounts.service import load_client, member_emails
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
@@ -632,11 +632,7 @@ def apply_deadlines() -> dict[str, int]:
                 Licence.valid_until <= at + SUPPORT_REMINDER,
             )
         ):
-            admins = s.scalars(
-                select(UserAccount.email)
-                .join(Membership)
-                .where(Membership.bureau_id == lic.bureau_id, Membership.role == Role.BUREAU_ADMIN)
-            ).all()
+            admins = member_emails(s, {Role.BUREAU_ADMIN}, bureau_id=lic.bureau_id)
             until = lic.valid_until.date().isoformat() if lic.valid_until else "?"
             for email in admins:
                 send(

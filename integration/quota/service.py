@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integration.accounts.actor import Actor
-from integration.accounts.models import Bureau, Membership, Role, UserAccount
+from integration.accounts.models import Bureau, Role
+from integration.accounts.service import member_emails
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
@@ -176,14 +177,7 @@ def warn_low_balances() -> int:
             mark = low_mark(s, account.bureau_id)
             if account.balance > mark:
                 continue
-            admins = s.scalars(
-                select(UserAccount.email)
-                .join(Membership, Membership.user_id == UserAccount.id)
-                .where(
-                    Membership.bureau_id == account.bureau_id,
-                    Membership.role == Role.BUREAU_ADMIN,
-                )
-            ).all()
+            admins = member_emails(s, {Role.BUREAU_ADMIN}, bureau_id=account.bureau_id)
             left = max(account.balance, 0)
             for email in admins:
                 send(

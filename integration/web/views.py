@@ -212,6 +212,22 @@ def setup_password() -> Response | tuple[str, int] | str:
     return redirect(url_for("web.login"), 303)
 
 
+@bp.route("/invitations", methods=["GET", "POST"])
+def invitation() -> Response | tuple[str, int] | str:
+    """Accept an invitation: the e-mail's link carries the code after ``#``."""
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        actor = None
+    if request.method == "GET" or actor is None:
+        return render_template("invitation.html", signed_in=actor is not None, error=None)
+    try:
+        accounts.accept_invitation(actor, request.form.get("token", ""))
+    except DomainError as exc:
+        return render_template("invitation.html", signed_in=True, error=readable(exc)), 422
+    return redirect(url_for("web.overview", notice="Zaproszenie przyjęte."), 303)
+
+
 @bp.route("/clients/<int:client_id>/ksef", methods=["GET", "POST"])
 def ksef_credentials(client_id: int) -> Response | tuple[str, int] | str:
     """A client's KSeF credentials and grants: paste a token, sign a prepared file, delete;
@@ -652,7 +668,7 @@ def _people_action(
             role=form.get("role", ""),
             pesel=form.get("pesel") or None,
         )
-        return f"{member.user.email} is invited; an e-mail with a link to set a password follows."
+        return f"{member.user.email} is invited; an e-mail with a link follows."
     user_id = form.get("user_id", "")
     if not user_id.isdigit():
         raise ValidationFailed.single("user_id", "choose a person")
@@ -661,7 +677,7 @@ def _people_action(
         return f"{member.user.email} is now {_ROLE_LABELS[member.role]}."
     if action in ("deactivate", "activate"):
         member = accounts.update_user(actor, tenant, int(user_id), is_active=action == "activate")
-        state = "can sign in again" if member.user.is_active else "can no longer sign in"
+        state = "can sign in again" if member.is_active else "can no longer sign in"
         return f"{member.user.email} {state}."
     raise ValidationFailed.single("action", "unknown action")
 
