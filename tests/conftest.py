@@ -46,11 +46,16 @@ from integration.jobs.worker import AppSimpleWorker
 from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app
 from integration.mail import deliverable_body
 from integration.mail.models import MailOutbox
+from tests import reference
 
 PASSWORD = "correct horse battery staple"
 # Ed25519 seed of the platform in tests (base64url of 32 bytes)
 SIGNING_SEED = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
 VAULT_KEY = Fernet.generate_key().decode()
+
+
+def pytest_report_header() -> str:
+    return reference.header()
 
 
 def _database_url(tmp_root: Path) -> str:

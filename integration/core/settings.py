@@ -16,7 +16,9 @@ from typing import Any
 PREFIX = "DELEGAT_"
 DEFAULT_INSTANCE_DIR = Path("instance")
 # Keys read by the test suite and the launcher, not by the service itself.
-_FOREIGN_KEYS = frozenset({"DELEGAT_TEST_DATABASE_URL", "DELEGAT_TEST_REDIS_URL"})
+_FOREIGN_KEYS = frozenset(
+    {"DELEGAT_TEST_DATABASE_URL", "DELEGAT_TEST_REDIS_URL", "DELEGAT_TEST_KSEF_REFERENCE"}
+)
 
 
 class SettingsError(ValueError):

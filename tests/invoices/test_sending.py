@@ -135,19 +135,30 @@ def test_same_invoice_number_twice_is_a_conflict(
     assert again.json["invoice_id"] == first.json["id"]
 
 
-def test_ksef_rejection_is_recorded_with_its_code_and_reason(
+ATTACHMENT = (
+    b"<Zalacznik><BlokDanych><MetaDane><ZKlucz>Umowa</ZKlucz><ZWartosc>12/2026</ZWartosc>"
+    b"</MetaDane></BlokDanych></Zalacznik></Faktura>"
+)
+
+
+def _with_attachment(nip: str, number: str) -> bytes:
+    return invoice_xml(nip, number).replace(b"</Faktura>", ATTACHMENT)
+
+
+def test_ksef_rejection_is_recorded_with_its_code_reason_and_what_to_do(
     app: Flask, connected: Connected, settle: Callable[[], int]
 ) -> None:
+    """An invoice with an attachment from a taxpayer without the e-US notice: KSeF says 415."""
     http, client_id = connected.http, connected.client_id
-    future = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
-    xml = invoice_xml(client_nip(app, client_id), "FV/F", issue_date=future)
-    invoice_id = _send(http, client_id, xml).json["id"]
+    invoice_id = _send(http, client_id, _with_attachment(connected.nip, "FV/F")).json["id"]
     settle()
     done = _invoice(http, client_id, invoice_id)
     assert done["state"] == "rejected"
-    assert done["error_code"] == 450
-    assert done["error_description"]
+    assert done["error_code"] == 415
+    assert "załącznik" in done["error_description"].lower()  # KSeF's own words
+    assert "e-Urząd Skarbowy" in done["error_description"]  # and what to do
     assert done["ksef_number"] is None
+    assert done["has_upo"] is False
 
 
 def test_without_credentials_the_invoice_fails_and_can_be_sent_again(
@@ -253,16 +264,6 @@ def test_duplicate_answer_for_our_document_is_judged_by_the_file_when_no_upo_is_
     assert accepted["ksef_number"] == holder
 
 
-ATTACHMENT = (
-    b"<Zalacznik><BlokDanych><MetaDane><ZKlucz>Umowa</ZKlucz><ZWartosc>12/2026</ZWartosc>"
-    b"</MetaDane></BlokDanych></Zalacznik></Faktura>"
-)
-
-
-def _with_attachment(nip: str, number: str) -> bytes:
-    return invoice_xml(nip, number).replace(b"</Faktura>", ATTACHMENT)
-
-
 def test_an_invoice_with_an_attachment_travels_in_a_batch_session_and_says_why(
     app: Flask, ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
 ) -> None:
@@ -280,18 +281,6 @@ def test_an_invoice_with_an_attachment_travels_in_a_batch_session_and_says_why(
     sent = _invoice(http, client_id, queued.json["id"])
     assert sent["state"] == "accepted", sent
     assert KSEF_NUMBER.match(sent["ksef_number"])
-
-
-def test_an_invoice_with_an_attachment_but_no_e_us_notice_is_rejected_with_what_to_do(
-    app: Flask, connected: Connected, settle: Callable[[], int]
-) -> None:
-    http, client_id = connected.http, connected.client_id
-    invoice_id = _send(http, client_id, _with_attachment(connected.nip, "FV/ZAL/2")).json["id"]
-    settle()
-    rejected = _invoice(http, client_id, invoice_id)
-    assert rejected["state"] == "rejected"
-    assert rejected["error_code"] == 415
-    assert "e-Urząd Skarbowy" in rejected["error_description"]
 
 
 def test_only_an_invoice_with_an_attachment_may_exceed_a_million_bytes() -> None:

@@ -35,6 +35,8 @@ def test_worker_script_delivers_a_welcome_email_in_burst_mode(
         "DELEGAT_DATABASE_URL": settings.database_url,
         "DELEGAT_REDIS_URL": settings.redis_url,
         "DELEGAT_SECRET_KEY": "x",
+        # the outbox keeps the one-time link encrypted
+        "DELEGAT_CREDENTIAL_ENCRYPTION_KEY": settings.credential_encryption_key or "",
     }
     done = subprocess.run(
         [sys.executable, str(ROOT / "worker.py"), "--burst"],

@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,8 +19,8 @@ from werkzeug.serving import make_server
 
 from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app
 from integration.ksef_sandbox.state import Store
-
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "ksef" / "reference" / "open-api.json"
+from tests.ksef_sandbox import conformance
+from tests.reference import reference_dir
 
 
 @dataclass
@@ -92,6 +91,19 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSandbox]:
     )
     yield live
     server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_open_api(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every JSON answer the live sandbox gives in a test validates against open-api.json
+    (when the Ministry's reference files are at hand; the conformance tests say otherwise)."""
+    if "sandbox" not in request.fixturenames or reference_dir() is None:
+        yield
+        return
+    live: LiveSandbox = request.getfixturevalue("sandbox")
+    start = len(live.responses)
+    yield
+    conformance.check(live.responses[start:])
 
 
 class PresignedHttp:

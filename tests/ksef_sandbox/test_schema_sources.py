@@ -12,9 +12,9 @@ import pytest
 from lxml import etree
 
 from integration.ksef_sandbox import schemas
+from tests.reference import require_reference
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT.parent / "shared" / "ksef" / "reference"
 XSD = "{http://www.w3.org/2001/XMLSchema}"
 
 
@@ -30,7 +30,7 @@ def _our_table() -> dict[str, tuple[str, str]]:
 def _reference_table() -> dict[str, str]:
     rows = re.findall(
         r"\| `(?:fa/|fa/bazowe/)?([^`/]+\.xsd)` \| `[^`]+` \| \d+ \| `([0-9a-f]{64})` \|",
-        (REFERENCE / "SOURCES.md").read_text(encoding="utf-8"),
+        (require_reference() / "SOURCES.md").read_text(encoding="utf-8"),
     )
     return dict(rows)
 
@@ -78,9 +78,10 @@ def _components(data: bytes) -> bytes:
 )
 def test_shipped_schema_equals_the_ministry_copy_component_by_component(name: str) -> None:
     shipped = schemas.package_file(f"ksef_client/documents/fa3/schemas/{name}").read_bytes()
-    ministry_path = REFERENCE / "fa" / name
+    folder = require_reference() / "fa"
+    ministry_path = folder / name
     if not ministry_path.exists():
-        ministry_path = REFERENCE / "fa" / "bazowe" / name
+        ministry_path = folder / "bazowe" / name
     ours = _components(shipped)
     assert len(ours) > 5000  # the comparison covers real content
     assert ours == _components(ministry_path.read_bytes())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,10 +17,8 @@ from lxml import etree
 from integration.ksef_sandbox import crypto, testkit
 from integration.ksef_sandbox.cli import make_token
 from tests.ksef_sandbox.conftest import LiveSandbox, authenticate_with_token, fresh_nip, wait_for
+from tests.reference import require_reference
 
-UPO_XSD = (
-    Path(__file__).resolve().parents[3] / "shared" / "ksef" / "reference" / "upo" / "upo-v4-3.xsd"
-)
 FA3 = FormCode(system_code="FA (3)", schema_version="1-0E", value="FA")
 
 
@@ -75,6 +72,39 @@ class Seller:
         )
 
 
+def test_the_upo_of_an_invoice_validates_against_the_ministrys_upo_schema(
+    sandbox: LiveSandbox,
+) -> None:
+    schema = etree.XMLSchema(etree.parse(str(require_reference() / "upo" / "upo-v4-3.xsd")))
+    seller = Seller(sandbox)
+    ref = seller.send(seller.invoice("FV/UPO/2026"))
+    assert seller.status(ref).status.code == 200
+    upo = seller.client.sessions.get_session_invoice_upo_by_ref(
+        seller.session, ref, access_token=seller.access
+    )
+    doc = etree.fromstring(upo if isinstance(upo, bytes) else upo.content)
+    assert schema.validate(doc), schema.error_log
+    seller.client.sessions.close_online_session(seller.session, access_token=seller.access)
+    session = wait_for(
+        lambda: (
+            (
+                s := seller.client.sessions.get_session_status(
+                    seller.session, access_token=seller.access
+                )
+            ).status.code
+            == 200
+            and s
+        )
+    )
+    session_upo = seller.client.sessions.get_session_upo(
+        seller.session, session.upo.pages[0].reference_number, access_token=seller.access
+    )
+    session_doc = etree.fromstring(
+        session_upo if isinstance(session_upo, bytes) else session_upo.content
+    )
+    assert schema.validate(session_doc), schema.error_log
+
+
 def _code(r: httpx.Response) -> int:
     return int(r.json()["exception"]["exceptionDetailList"][0]["exceptionCode"])
 
@@ -93,9 +123,7 @@ def test_invoice_is_accepted_with_a_ksef_number_and_upos(sandbox: LiveSandbox) -
     upo = seller.client.sessions.get_session_invoice_upo_by_ref(
         seller.session, ref, access_token=seller.access
     )
-    schema = etree.XMLSchema(etree.parse(str(UPO_XSD)))
     doc = etree.fromstring(upo if isinstance(upo, bytes) else upo.content)
-    assert schema.validate(doc), schema.error_log
     assert doc.findtext("{*}Dokument/{*}NumerKSeFDokumentu") == number
     assert (
         doc.findtext("{*}Dokument/{*}SkrotDokumentu")
@@ -122,7 +150,6 @@ def test_invoice_is_accepted_with_a_ksef_number_and_upos(sandbox: LiveSandbox) -
     session_doc = etree.fromstring(
         session_upo if isinstance(session_upo, bytes) else session_upo.content
     )
-    assert schema.validate(session_doc), schema.error_log
     assert session_doc.findtext("{*}OpisPotwierdzenia/{*}CalkowitaLiczbaDokumentow") == "1"
 
 
