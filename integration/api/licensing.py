@@ -30,7 +30,7 @@ MODULES = [m.name.lower() for m in Module if m.name]
 
 
 class LicenceNumberSchema(Schema):
-    number = fields.String(required=True, metadata={"example": "24G70-68007-H40G0-XKSA3-7EFR3"})
+    number = fields.String(required=True, metadata={"example": "44G70-50000-002G0-H41TY-2MZE6-BT53"})
 
 
 class RegistrationSchema(Schema):
@@ -115,7 +115,12 @@ class PanelSchema(Schema):
     support_valid_until = fields.String(allow_none=True)
     support_expires_soon = fields.Boolean()
     support_expired = fields.Boolean()
-    needs_licence_number = fields.Boolean()
+    needs_licence_number = fields.Boolean(
+        metadata={"description": "a licence number is wanted: none yet, or support expired"}
+    )
+    licence_number_prompt = fields.String(
+        allow_none=True, metadata={"description": "why, and which number to enter"}
+    )
 
 
 class IssuedLicenceSchema(Schema):

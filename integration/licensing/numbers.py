@@ -1,10 +1,11 @@
-"""Licence numbers: 25 symbols in five dash-separated groups (29 characters printed).
+"""Licence numbers: 29 letters and digits, printed in groups of five with dashes
+(``XXXXX-XXXXX-XXXXX-XXXXX-XXXXX-XXXX``) and entered with or without them.
 
-Layout of the 125 bits (big-endian), written in Crockford's base-32 (digits and capital
+Layout of the 145 bits (big-endian), written in Crockford's base-32 (digits and capital
 letters without I, L, O, U, so that a number read aloud cannot be misheard):
 
     version 4 | product 4 | plan 4 | modules 8 | seats 12 | serial 32 | kind 2 | spare 9 |
-    MAC 40 | CRC-10
+    MAC 60 | CRC-10
 
 The CRC catches every single mistyped symbol and every swap of neighbours at once, before
 anything is looked up; the MAC (HMAC-SHA256 with the platform's licence secret) makes a
@@ -23,9 +24,12 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {c: i for i, c in enumerate(ALPHABET)}
 # Symbols people confuse with others are read as what they were meant to be.
 _DECODE |= {"O": 0, "I": 1, "L": 1}
-LENGTH = 25
+LENGTH = 29
+GROUP = 5
+PAYLOAD_BITS = 75
+MAC_BITS = 60
 PRODUCT_DELEGAT = 1
-VERSION = 1
+VERSION = 2
 _CRC_POLY = 0x233  # x^10 + x^9 + x^5 + x^4 + x + 1 (CRC-10)
 
 
@@ -96,9 +100,13 @@ class InvalidNumber(ValueError):
     """A number that cannot be a licence number; the message says what to do."""
 
 
+def _cleaned(text: str) -> str:
+    return re.sub(r"[\s\-]", "", text or "").upper()
+
+
 def normalize(text: str) -> str:
-    """Drop dashes and spaces, fold case; 25 symbols or InvalidNumber."""
-    cleaned = re.sub(r"[\s\-]", "", text or "").upper()
+    """Drop dashes and spaces, fold case; 29 symbols or InvalidNumber."""
+    cleaned = _cleaned(text)
     if len(cleaned) != LENGTH:
         raise InvalidNumber(
             f"a licence number has {LENGTH} letters and digits; this one has {len(cleaned)}"
@@ -110,8 +118,9 @@ def normalize(text: str) -> str:
 
 
 def format_number(number: str) -> str:
-    n = normalize(number)
-    return "-".join(n[i : i + 5] for i in range(0, LENGTH, 5))
+    """The number as printed: groups of five symbols joined by dashes."""
+    n = _cleaned(number)
+    return "-".join(n[i : i + GROUP] for i in range(0, len(n), GROUP))
 
 
 def _crc10(value: int, bits: int) -> int:
@@ -127,7 +136,7 @@ def _crc10(value: int, bits: int) -> int:
 
 def _mac(payload: int, secret: bytes) -> int:
     digest = hmac.new(secret, payload.to_bytes(10, "big"), hashlib.sha256).digest()
-    return int.from_bytes(digest[:5], "big")
+    return int.from_bytes(digest[:8], "big") >> (64 - MAC_BITS)
 
 
 def encode(data: LicenceData, secret: bytes) -> str:
@@ -146,8 +155,8 @@ def encode(data: LicenceData, secret: bytes) -> str:
         if value >> bits:
             raise ValueError(f"{value} does not fit in {bits} bits")
         payload = (payload << bits) | value
-    body = (payload << 40) | _mac(payload, secret)
-    full = (body << 10) | _crc10(body, 115)
+    body = (payload << MAC_BITS) | _mac(payload, secret)
+    full = (body << 10) | _crc10(body, PAYLOAD_BITS + MAC_BITS)
     symbols = []
     for _ in range(LENGTH):
         symbols.append(ALPHABET[full & 31])
@@ -162,12 +171,12 @@ def decode(text: str, secret: bytes) -> LicenceData:
     for c in number:
         full = (full << 5) | _DECODE[c]
     body, crc = full >> 10, full & 0x3FF
-    if _crc10(body, 115) != crc:
+    if _crc10(body, PAYLOAD_BITS + MAC_BITS) != crc:
         raise InvalidNumber(
             "the licence number contains a typo; compare it with your licence certificate"
         )
-    payload, mac = body >> 40, body & ((1 << 40) - 1)
-    if not hmac.compare_digest(_mac(payload, secret).to_bytes(5, "big"), mac.to_bytes(5, "big")):
+    payload, mac = body >> MAC_BITS, body & ((1 << MAC_BITS) - 1)
+    if not hmac.compare_digest(_mac(payload, secret).to_bytes(8, "big"), mac.to_bytes(8, "big")):
         raise InvalidNumber("this licence number was not issued by Delegat")
     fields = []
     for bits in (9, 2, 32, 12, 8, 4, 4, 4):

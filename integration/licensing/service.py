@@ -464,6 +464,15 @@ def licence_panel(actor: Actor, bureau_id: int) -> dict[str, Any]:
             and sub.status == SubscriptionStatus.TRIAL
             and not _subscription_expired(sub, at)
         )
+        support_expired = bool(support_until and support_until <= at)
+        prompt = None
+        if not has_app and not trial_active:
+            prompt = "this bureau has no licence: enter the licence number you received"
+        elif support_expired and support_until is not None:
+            prompt = (
+                f"the support and updates licence expired on {support_until:%d.%m.%Y}: enter "
+                "the number of a renewed support licence to keep receiving updates"
+            )
         return {
             **summary,
             "licences": [
@@ -486,8 +495,9 @@ def licence_panel(actor: Actor, bureau_id: int) -> dict[str, Any]:
             },
             "support_valid_until": support_until.isoformat() if support_until else None,
             "support_expires_soon": bool(support_until and support_until - at <= SUPPORT_REMINDER),
-            "support_expired": bool(support_until and support_until <= at),
-            "needs_licence_number": not has_app and not trial_active,
+            "support_expired": support_expired,
+            "needs_licence_number": prompt is not None,
+            "licence_number_prompt": prompt,
         }
 
 

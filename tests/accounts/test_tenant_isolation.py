@@ -61,7 +61,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "role": "client_admin",
         "scopes": ["clients:read"],
     },
-    ("licensing.LicencePanel", "POST"): {"number": "24G70-68007-H40G0-XKSA3-7EFR3"},
+    ("licensing.LicencePanel", "POST"): {"number": "44G70-50000-002G0-H41TY-2MZE6-BT53"},
     ("licensing.ClientRegistration", "POST"): {"action": "register", "display_name": "Mine"},
     ("licensing.check_registration_status", "POST"): {},
     ("credentials.store_token", "POST"): {"token": "20260101-EC-0|nip-1234563218|ab"},

@@ -250,6 +250,11 @@ def test_support_licence_expiry_is_reminded_once(
         json={"kind": "support", "plan": "biuro", "seats": 10, "bureau_id": w.bureau_id},
     )
     assert issued.status_code == 201
+    perpetual = root.post(
+        "/api/v1/platform/licences",
+        json={"kind": "application", "plan": "biuro", "seats": 10, "bureau_id": w.bureau_id},
+    )
+    assert perpetual.status_code == 201
     frozen.advance(timedelta(days=340))
     with app.app_context():
         assert apply_deadlines()["support_reminders"] == 1
@@ -260,8 +265,11 @@ def test_support_licence_expiry_is_reminded_once(
     admin = signed_in(app, w.admin_email)
     panel = admin.get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
     assert (panel["support_expires_soon"], panel["support_expired"]) == (True, False)
+    assert panel["needs_licence_number"] is False  # the application licence holds
     frozen.advance(timedelta(days=30))
     admin = signed_in(app, w.admin_email)  # a session lasts 12 hours
     panel = admin.get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
     assert panel["support_expired"] is True
+    assert panel["needs_licence_number"] is True
+    assert "renewed support licence" in panel["licence_number_prompt"]
     assert "expired on" in admin.get(f"/bureaus/{w.bureau_id}/licence").text
