@@ -30,7 +30,9 @@ MODULES = [m.name.lower() for m in Module if m.name]
 
 
 class LicenceNumberSchema(Schema):
-    number = fields.String(required=True, metadata={"example": "44G70-50000-002G0-H41TY-2MZE6-BT53"})
+    number = fields.String(
+        required=True, metadata={"example": "44G70-50000-002G0-H41TY-2MZE6-BT53"}
+    )
 
 
 class RegistrationSchema(Schema):
