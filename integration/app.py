@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Flask
 from flask_migrate import Migrate
 from flask_smorest import Api
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration import cli, models
@@ -35,6 +36,7 @@ from integration.jobs.runtime import register_runtime
 from integration.ksef import runtime as ksef_runtime
 from integration.ksef.client import KsefClient
 from integration.ksef.transport import KsefHttp, Transport
+from integration.licensing import installation
 from integration.licensing import service as licensing
 from integration.web import views as web_views
 
@@ -132,4 +134,10 @@ def create_app(
     problems.register(app)
 
     cli.register(app)
+    if settings.platform_verify_key:  # a self-hosted installation says at once how it stands
+        with app.app_context():
+            try:
+                installation.report()
+            except SQLAlchemyError:
+                log.warning("installation not checked: the database is not migrated yet")
     return app

@@ -14,6 +14,7 @@ from integration import demo
 from integration.accounts.actor import SYSTEM
 from integration.credentials import service as credentials
 from integration.credentials.models import KsefCredential
+from integration.licensing import installation
 
 
 def register(app: Flask) -> None:
@@ -131,9 +132,8 @@ def register(app: Flask) -> None:
     @ksef.command("test")
     @click.option("--client-id", type=int, required=True)
     def test(client_id: int) -> None:
-        """Obtain an access token with the stored credentials."""
-        credentials.access_token_for(client_id)
-        click.echo("the credentials work")
+        """Ask KSeF now whether the stored credentials work."""
+        click.echo(credentials.check_credentials(SYSTEM, client_id).detail)
 
     @ksef.command("delete")
     @click.option("--client-id", type=int, required=True)
@@ -149,4 +149,28 @@ def register(app: Flask) -> None:
         click.echo(f"re-encrypted {credentials.rotate_vault()} credential(s)")
 
     group.add_command(ksef)
+
+    group.add_command(installation_commands)
     app.cli.add_command(group)
+
+
+installation_commands = AppGroup("installation", help="A self-hosted installation's activation.")
+
+
+@installation_commands.command("key")
+def show_key() -> None:
+    """This installation's key, to paste into the platform's control panel."""
+    click.echo(installation.this_installation_key())
+
+
+@installation_commands.command("status")
+def show_status() -> None:
+    """Whether this installation is activated, and within what."""
+    found = installation.status()
+    if not found.self_hosted:
+        click.echo("not self-hosted (no DELEGAT_PLATFORM_VERIFY_KEY): nothing to activate")
+    elif found.active:
+        names = ", ".join(found.modules.names()) if found.modules is not None else ""
+        click.echo(f"activated: modules {names}; {found.seats} seats")
+    else:
+        click.echo(f"read-only: {found.reason}")

@@ -58,6 +58,8 @@ class Actor:
     # Where the request came from, and the person's signed-in session (for the audit trail)
     address: str | None = None
     session_id: int | None = None
+    # The person signed in with a password someone else gave them: nothing but changing it
+    must_change_password: bool = False
 
     @property
     def label(self) -> str:

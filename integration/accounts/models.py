@@ -97,6 +97,8 @@ class UserAccount(Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     is_platform_admin: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # A password given by someone else (a licensee's first one): changed at first sign-in
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=now)
     # Sha-256 of the one-time password-setup token sent in the welcome e-mail.
     setup_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

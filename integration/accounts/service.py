@@ -605,7 +605,10 @@ def change_password(actor: Actor, *, current: str, new: str) -> None:
         user = s.get(UserAccount, actor.user_id)
         if user is None or not verify_password(user.password_hash, current):
             raise ValidationFailed.single("current_password", "does not match")
+        if verify_password(user.password_hash, new):
+            raise ValidationFailed.single("new_password", "choose a password other than the old")
         user.password_hash = hash_password(new)
+        user.must_change_password = False
         end_sessions(s, user.id, "password_changed", keep=actor.session_id)
 
 

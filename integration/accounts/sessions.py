@@ -68,6 +68,7 @@ def actor_for_session(token: str, *, address: str) -> Actor | None:
             client_roles=actor.client_roles,
             address=address,
             session_id=row.id,
+            must_change_password=user.must_change_password,
         )
 
 

@@ -18,8 +18,8 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 
 from integration.accounts.actor import SCOPES
-from integration.api.auth import current_actor, has_bearer
-from integration.core.errors import Forbidden
+from integration.api.auth import current_actor, has_bearer, has_session
+from integration.core.errors import Forbidden, Unauthenticated
 
 F = TypeVar("F", bound=Callable[..., Any])
 Kind = Literal["public", "signed_in", "people", "scopes"]
@@ -29,6 +29,14 @@ API_PREFIXES = ("/api/",)
 
 class PeopleOnly(Forbidden):
     slug, title = "people-only", "Only a signed-in person may do this"
+
+
+class PasswordChangeRequired(Forbidden):
+    slug, title = "password-change-required", "Change the password you were given first"
+
+
+# What a person who must change their password may still do
+_WHILE_PASSWORD_GIVEN = frozenset({"api.change_password", "api.logout", "api.me", "api.login"})
 
 
 @dataclass(frozen=True)
@@ -88,11 +96,29 @@ def declared(view: Callable[..., Any], method: str) -> Access | None:
     return getattr(handler, ATTRIBUTE, None) if handler is not None else None
 
 
+def _password_changed_first() -> None:
+    """A person signed in with a given password changes it before anything else."""
+    if request.endpoint in _WHILE_PASSWORD_GIVEN or not has_session():
+        return
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return  # the operation itself answers 401
+    if actor.must_change_password:
+        raise PasswordChangeRequired(
+            "you signed in with a password you were given; change it first "
+            "(POST /api/v1/auth/password)"
+        )
+
+
 def enforce() -> None:
     """Before every API request: hold a bearer token to what its operation declares."""
     if request.endpoint is None or request.method == "OPTIONS":
         return
-    if not request.path.startswith(API_PREFIXES) or not has_bearer():
+    if not request.path.startswith(API_PREFIXES):
+        return
+    if not has_bearer():
+        _password_changed_first()
         return
     access = declared(current_app.view_functions[request.endpoint], request.method)
     if access is None or access.kind == "people":

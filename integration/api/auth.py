@@ -31,6 +31,10 @@ def current_actor() -> Actor:
     return actor
 
 
+def has_session() -> bool:
+    return isinstance(session.get(SESSION_KEY), str)
+
+
 def has_bearer() -> bool:
     return request.headers.get("Authorization", "")[:7].lower() == "bearer "
 

@@ -53,6 +53,10 @@ class IssueLicenceSchema(Schema):
 class ContractSchema(Schema):
     licensee_nip = fields.String(required=True)
     licensee_name = fields.String(required=True)
+    licensee_email = fields.String(
+        required=True,
+        metadata={"description": "the person who activates installations in the control panel"},
+    )
     modules = fields.List(fields.String(validate=validate.OneOf(MODULES)), required=True)
     seats = fields.Integer(required=True, validate=validate.Range(min=1, max=4095))
     paid = fields.Boolean(required=True)
@@ -123,6 +127,12 @@ class PanelSchema(Schema):
     licence_number_prompt = fields.String(
         allow_none=True, metadata={"description": "why, and which number to enter"}
     )
+    installation = fields.Dict(
+        metadata={
+            "description": "a self-hosted installation: activated or read-only (and why), "
+            "with the modules and seats its registration key names"
+        }
+    )
 
 
 class IssuedLicenceSchema(Schema):
@@ -135,7 +145,15 @@ class IssuedLicenceSchema(Schema):
 class ContractOutSchema(Schema):
     id = fields.Integer()
     licensee_nip = fields.String()
+    licensee_email = fields.String()
     seats = fields.Integer()
+    temporary_password = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "shown once, when the licensee's account was made now; it must be "
+            "changed at the first sign-in"
+        },
+    )
 
 
 class TrialOutSchema(Schema):
@@ -207,8 +225,15 @@ def issue_licence(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(201, ContractOutSchema)
 @people_only()
 def create_contract(args: dict[str, Any]) -> dict[str, Any]:
-    contract = activation.create_contract(current_actor(), **args)
-    return {"id": contract.id, "licensee_nip": contract.licensee_nip, "seats": contract.seats}
+    issued = activation.create_contract(current_actor(), **args)
+    contract = issued.contract
+    return {
+        "id": contract.id,
+        "licensee_nip": contract.licensee_nip,
+        "licensee_email": contract.licensee_email,
+        "seats": contract.seats,
+        "temporary_password": issued.temporary_password,
+    }
 
 
 @blp.route("/platform/bureaus/<int:bureau_id>/plan", methods=["PUT"])
@@ -236,13 +261,42 @@ def start_trial(args: dict[str, str]) -> dict[str, Any]:
     return {"bureau_id": bureau.id, "nip": bureau.nip}
 
 
+class DifferenceSchema(Schema):
+    field = fields.String(
+        metadata={"description": "licensee_nip, paid, modules, seats or installation"}
+    )
+    installation = fields.String(metadata={"description": "what the installation key says"})
+    contract = fields.String(metadata={"description": "what the contract allows"})
+    ok = fields.Boolean()
+    reason = fields.String()
+
+
+class ActivationCheckSchema(Schema):
+    contract_id = fields.Integer(allow_none=True)
+    licensee_name = fields.String()
+    differences = fields.List(fields.Nested(DifferenceSchema))
+    may_generate = fields.Boolean()
+    activated_at = fields.DateTime(allow_none=True)
+
+
+@blp.route("/activation/check", methods=["POST"])
+@blp.arguments(ActivationSchema)
+@blp.response(200, ActivationCheckSchema)
+@people_only()
+def check_activation(args: dict[str, str]) -> Any:
+    """Compare an installation key with your contract, field by field; nothing is written."""
+    return activation.check_installation(current_actor(), args["installation_key"])
+
+
 @blp.route("/activation", methods=["POST"])
 @blp.arguments(ActivationSchema)
 @blp.response(200, RegistrationKeySchema)
-@public()
+@people_only()
 def activate(args: dict[str, str]) -> dict[str, Any]:
-    """Exchange an installation key for a signed registration key."""
-    return {"registration_key": activation.activate(args["installation_key"])}
+    """Exchange an installation key for a signed registration key (the licensee, signed in).
+
+    One installation per contract: the same installation asking again gets its key again."""
+    return {"registration_key": activation.activate(current_actor(), args["installation_key"])}
 
 
 @blp.route("/bureaus/<int:bureau_id>/export")

@@ -39,8 +39,15 @@ class Settings:
     licence_secret: str | None = None
     # Ed25519 seed (base64) that signs registration keys (platform only)
     platform_signing_key: str | None = None
-    # Ed25519 public key (base64) with which an installation verifies its registration key
+    # Ed25519 public key (base64) with which an installation verifies its registration key;
+    # set, it makes this a self-hosted installation that works as its registration key allows
     platform_verify_key: str | None = None
+    # A self-hosted installation: its licensee, the modules and seats it asks for, and the
+    # registration key the platform's control panel gave for them
+    licensee_nip: str | None = None
+    installation_modules: str = ""
+    installation_seats: int = 0
+    registration_key: str | None = None
     mail_backend: str = "outbox"
     mail_sender: str = "Delegat <no-reply@delegat.local>"
     public_base_url: str = "http://127.0.0.1:8000"

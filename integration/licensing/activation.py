@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -21,9 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from integration.accounts import validation as check
 from integration.accounts.actor import Actor
+from integration.accounts.models import Person, UserAccount
+from integration.accounts.secrets import hash_password, new_token
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
@@ -105,58 +109,196 @@ def _signing_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(_unb64(seed))
 
 
+@dataclass(frozen=True)
+class IssuedContract:
+    contract: Contract
+    temporary_password: str | None  # shown once, when the licensee's account was made now
+
+
 def create_contract(
     actor: Actor,
     *,
     licensee_nip: str,
     licensee_name: str,
+    licensee_email: str,
     modules: list[str],
     seats: int,
     paid: bool,
-) -> Contract:
+) -> IssuedContract:
+    """Record what a self-hosted licensee paid for, and the person who activates it.
+
+    A person without an account gets one with a temporary password (shown once), which
+    they must change at their first sign-in to the platform's control panel.
+    """
     if not actor.is_platform_admin:
         raise Forbidden("only the platform admin records contracts")
     try:
         module_value = Module.parse(modules)
     except ValueError as exc:
         raise ValidationFailed.single("modules", str(exc)) from None
+    email = check.email(licensee_email)
+    name = check.text(licensee_name, "licensee_name")
+    temporary: str | None = None
     with transaction() as s:
+        user = s.scalar(select(UserAccount).where(UserAccount.email == email))
+        if user is None:
+            temporary = new_token(12)
+            user = UserAccount(
+                email=email,
+                person=Person(first_name=name[:100], last_name="", email=email),
+                password_hash=hash_password(temporary),
+                must_change_password=True,
+                welcome_sent_at=now(),  # the platform admin hands the password over
+            )
+            s.add(user)
+            s.flush()
         contract = Contract(
             licensee_nip=check.nip(licensee_nip),
-            licensee_name=check.text(licensee_name, "licensee_name"),
+            licensee_name=name,
+            licensee_email=email,
+            licensee_user_id=user.id,
             modules=int(module_value),
             seats=seats,
             paid=paid,
         )
         s.add(contract)
-    return contract
+    return IssuedContract(contract, temporary)
 
 
-def activate(key: str) -> str:
-    """Compare an installation key with the contract; return a signed registration key."""
+@dataclass(frozen=True)
+class Difference:
+    """One fact of the installation key beside what the contract allows."""
+
+    field: str  # licensee_nip | paid | modules | seats | installation
+    installation: str
+    contract: str
+    ok: bool
+    reason: str  # the refusal's reason code when not ok
+
+
+@dataclass(frozen=True)
+class Check:
+    contract_id: int | None
+    licensee_name: str
+    differences: list[Difference]
+    activated_at: datetime | None
+
+    @property
+    def may_generate(self) -> bool:
+        return self.contract_id is not None and all(d.ok for d in self.differences)
+
+
+def _contract_of(s: Session, actor: Actor, nip: str) -> Contract | None:
+    """The newest contract of ``nip`` that the actor may activate (its licensee, the admin)."""
+    stmt = select(Contract).where(Contract.licensee_nip == nip)
+    if not actor.is_platform_admin:
+        stmt = stmt.where(Contract.licensee_user_id == actor.user_id)
+    return s.scalar(stmt.order_by(Contract.id.desc()).with_for_update())
+
+
+def _compare(s: Session, actor: Actor, req: InstallationRequest) -> tuple[Contract | None, Check]:
+    contract = _contract_of(s, actor, req.licensee_nip)
+    if contract is None:
+        mine = s.scalars(
+            select(Contract.licensee_nip).where(Contract.licensee_user_id == actor.user_id)
+        ).all()
+        nip = Difference(
+            "licensee_nip",
+            req.licensee_nip,
+            ", ".join(sorted(set(mine))) or "—",
+            False,
+            "unknown-licensee",
+        )
+        return None, Check(None, "", [nip], None)
+    allowed = Module(contract.modules)
+    extra = req.modules & ~allowed
+    held = s.scalar(
+        select(Activation)
+        .where(Activation.contract_id == contract.id)
+        .order_by(Activation.id.desc())
+    )
+    elsewhere = held is not None and held.fingerprint != req.fingerprint
+    differences = [
+        Difference("licensee_nip", req.licensee_nip, contract.licensee_nip, True, ""),
+        Difference("paid", "—", "yes" if contract.paid else "no", contract.paid, "unpaid"),
+        Difference(
+            "modules",
+            ", ".join(req.modules.names()) or "—",
+            ", ".join(allowed.names()) or "—",
+            not extra,
+            "modules-not-licensed",
+        ),
+        Difference(
+            "seats",
+            str(req.seats),
+            str(contract.seats),
+            req.seats == contract.seats,
+            "seats-mismatch",
+        ),
+        Difference(
+            "installation",
+            req.fingerprint[:16],
+            f"activated on {held.fingerprint[:16]} on {held.created_at:%d.%m.%Y}"
+            if held is not None
+            else "not activated yet",
+            not elsewhere,
+            "another-installation",
+        ),
+    ]
+    return contract, Check(
+        contract.id, contract.licensee_name, differences, held.created_at if held else None
+    )
+
+
+def check_installation(actor: Actor, key: str) -> Check:
+    """Compare an installation key with the contract, field by field (nothing is written)."""
+    if actor.user_id is None and not actor.is_platform_admin:
+        raise Forbidden("sign in to the control panel to check an installation")
     req = parse_installation_key(key)
     with transaction() as s:
-        contract = s.scalar(
-            select(Contract)
-            .where(Contract.licensee_nip == req.licensee_nip)
-            .order_by(Contract.id.desc())
+        return _compare(s, actor, req)[1]
+
+
+_MESSAGES = {
+    "unknown-licensee": "no contract of yours for this licensee NIP",
+    "unpaid": "the contract is not paid",
+    "modules-not-licensed": "the installation asks for modules the contract does not include",
+    "seats-mismatch": "the installation asks for another number of seats than the contract's",
+    "another-installation": (
+        "this licence is already activated on another installation (workplace); one licence "
+        "activates one installation: ask the platform to move it"
+    ),
+}
+
+
+def activate(actor: Actor, key: str) -> str:
+    """A signed registration key for the installation, when its key matches the contract.
+
+    One installation per contract: the same installation asking again gets its key again;
+    another installation is refused with the reason.
+    """
+    if actor.user_id is None and not actor.is_platform_admin:
+        raise Forbidden("sign in to the control panel to activate an installation")
+    req = parse_installation_key(key)
+    with transaction() as s:
+        contract, check_result = _compare(s, actor, req)
+        failed = [d for d in check_result.differences if not d.ok]
+        if contract is None or failed:
+            first = failed[0]
+            raise ActivationRefused(
+                _MESSAGES[first.reason],
+                reason=first.reason,
+                field=first.field,
+                installation=first.installation,
+                contract=first.contract,
+            )
+        held = s.scalar(
+            select(Activation)
+            .where(Activation.contract_id == contract.id)
+            .order_by(Activation.id.desc())
         )
-        if contract is None:
-            raise ActivationRefused("no contract for this licensee", reason="unknown-licensee")
-        if not contract.paid:
-            raise ActivationRefused("the contract is not paid", reason="unpaid")
-        extra = req.modules & ~Module(contract.modules)
-        if extra:
-            raise ActivationRefused(
-                f"modules not in the contract: {', '.join(extra.names())}",
-                reason="modules-not-licensed",
-                modules=extra.names(),
-            )
-        if req.seats != contract.seats:
-            raise ActivationRefused(
-                f"the contract has {contract.seats} seats, the installation asks for {req.seats}",
-                reason="seats-mismatch",
-            )
+        if held is not None and held.modules == int(req.modules) and held.seats == req.seats:
+            return held.registration_key
         payload = {
             "contract": contract.id,
             "nip": req.licensee_nip,

@@ -18,7 +18,7 @@ class Licence(Base):
     __tablename__ = "licence"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(sa.String(25), unique=True)  # normalized, no dashes
+    number: Mapped[str] = mapped_column(sa.String(29), unique=True)  # normalized, no dashes
     serial: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
     kind: Mapped[int]  # numbers.Kind
     plan: Mapped[int]  # numbers.Plan
@@ -94,6 +94,21 @@ class Contract(Base):
     modules: Mapped[int]
     seats: Mapped[int]
     paid: Mapped[bool] = mapped_column(default=False)
+    # The licensee's person, who signs in to the control panel to activate the installation
+    licensee_email: Mapped[str | None] = mapped_column(sa.String(254))
+    licensee_user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Installation(Base):
+    """This installation's own identity (one row), from which its fingerprint is made."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    installation_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 

@@ -37,7 +37,7 @@ from integration.core.errors import (
     ValidationFailed,
 )
 from integration.jobs import enqueue_after_commit, job_id
-from integration.licensing import numbers
+from integration.licensing import installation, numbers
 from integration.licensing.models import (
     ClientRegistration,
     Licence,
@@ -82,15 +82,17 @@ def licensed_modules(s: Session, bureau_id: int) -> numbers.Module | None:
             Licence.revoked_at.is_(None),
         )
     ).all()
+    registered = installation.status().modules  # a self-hosted installation's key
     if licences:
         modules = numbers.Module(0)
         for value in licences:
             modules |= numbers.Module(value)
-        return modules
+        return modules if registered is None else modules & registered
     sub = s.get(Subscription, bureau_id)
     if sub is not None and sub.status == SubscriptionStatus.TRIAL:
-        return numbers.Plan(sub.plan).modules
-    return None
+        plan = numbers.Plan(sub.plan).modules
+        return plan if registered is None else plan & registered
+    return registered
 
 
 def require_module(s: Session, bureau_id: int, module: numbers.Module) -> None:
@@ -325,6 +327,7 @@ def states_for(clients: Iterable[ClientCompany]) -> dict[int, ClientLicenceState
 
 def guard_client_writable(s: Session, client: ClientCompany) -> None:
     """Raise ClientReadOnly (409) when the client may be read but not written."""
+    installation.require_active()
     state = _state(
         client, s.get(ClientRegistration, client.id), now(), s.get(Subscription, client.bureau_id)
     )
@@ -417,8 +420,11 @@ def _seats(s: Session, bureau_id: int, at: datetime) -> int:
         and sub.status == SubscriptionStatus.TRIAL
         and not _subscription_expired(sub, at)
     ):
-        return max(int(licensed), numbers.Plan(sub.plan).trial_seats)
-    return int(licensed)
+        licensed = max(int(licensed), numbers.Plan(sub.plan).trial_seats)
+    registered = installation.status().seats  # a self-hosted installation's key is its licence
+    if registered is None:
+        return int(licensed)
+    return min(int(licensed), registered) if licensed else registered
 
 
 def _seat_summary(s: Session, bureau_id: int, at: datetime) -> dict[str, int]:
@@ -498,6 +504,7 @@ def licence_panel(actor: Actor, bureau_id: int) -> dict[str, Any]:
             "support_expired": support_expired,
             "needs_licence_number": prompt is not None,
             "licence_number_prompt": prompt,
+            "installation": installation.status().as_dict(),
         }
 
 

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from integration.accounts import service as accounts
 from integration.accounts.actor import SCOPES, Actor
 from integration.accounts.models import Role
-from integration.api.auth import current_actor, sign_in, sign_out
+from integration.api.auth import current_actor, has_session, sign_in, sign_out
 from integration.api.throttle import TooManyAttempts
 from integration.core.errors import DomainError, Forbidden, Unauthenticated, ValidationFailed
 from integration.credentials import service as credentials
@@ -49,6 +49,23 @@ def _check_csrf() -> None:
         sent, expected = request.form.get("csrf_token", ""), session.get(_CSRF_KEY)
         if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
             abort(400, "the form has expired; reload the page and try again")
+
+
+_WHILE_PASSWORD_GIVEN = frozenset({"web.password", "web.logout", "web.login", "web.static"})
+
+
+@bp.before_request
+def _password_changed_first() -> Response | None:
+    """A person signed in with a password they were given changes it before anything else."""
+    if request.endpoint in _WHILE_PASSWORD_GIVEN or not has_session():
+        return None
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return None
+    if actor.must_change_password:
+        return redirect(url_for("web.password"))
+    return None
 
 
 def readable(exc: DomainError) -> str:
@@ -179,6 +196,26 @@ def login() -> Response | tuple[str, int] | str:
         page = render_template("login.html", error=message, email=email)
         return Response(page, status=429, headers=exc.headers())
     return render_template("login.html", error="Nieprawidłowy e-mail lub hasło.", email=email), 401
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password() -> Response | tuple[str, int] | str:
+    """Change one's password (at once, after signing in with a password one was given)."""
+    try:
+        actor = current_actor()
+    except Unauthenticated:
+        return redirect(url_for("web.login"))
+    if request.method == "GET":
+        return render_template("password.html", actor=actor, error=None)
+    try:
+        accounts.change_password(
+            actor,
+            current=request.form.get("current_password", ""),
+            new=request.form.get("new_password", ""),
+        )
+    except DomainError as exc:
+        return render_template("password.html", actor=actor, error=readable(exc)), 422
+    return redirect(url_for("web.overview", notice="Hasło zostało zmienione."), 303)
 
 
 @bp.post("/logout")
@@ -693,3 +730,7 @@ def invoice_register(client_id: int, fmt: str) -> Response:
         mimetype=registers.MIMETYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="invoices-{client_id}.{fmt}"'},
     )
+
+
+# Pages of other areas add their routes to this blueprint (imported last: they import it).
+from integration.web import platform  # noqa: E402, F401

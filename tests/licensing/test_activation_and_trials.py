@@ -22,6 +22,7 @@ from integration.licensing.activation import (
     installation_key,
     verify_registration_key,
 )
+from integration.licensing.models import Activation
 from integration.licensing.numbers import Module
 from integration.licensing.service import apply_deadlines
 from integration.mail.models import MailOutbox
@@ -36,31 +37,57 @@ FINGERPRINT = installation_fingerprint("machine-1", "postgresql://db/delegat")
 MODULES = Module.KSEF_SENDING | Module.COST_SYNC
 
 
-def _contract(root: FlaskClient, *, modules: list[str], seats: int = 25, paid: bool = True) -> None:
+LICENSEE = "licencja@self-hosted.example"
+
+
+def _csrf(html: str) -> str:
+    return html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+
+def _contract(root: FlaskClient, *, modules: list[str], seats: int = 25, paid: bool = True) -> str:
+    """A contract; the licensee's temporary password (or "" when the account existed)."""
     r = root.post(
         "/api/v1/platform/contracts",
         json={
             "licensee_nip": "5260250274",
             "licensee_name": "Biuro Self-Hosted",
+            "licensee_email": LICENSEE,
             "modules": modules,
             "seats": seats,
             "paid": paid,
         },
     )
     assert r.status_code == 201, r.json
+    return str(r.json["temporary_password"] or "")
+
+
+def _licensee(app: Flask, temporary: str) -> FlaskClient:
+    """The licensee signed in to the control panel, the temporary password changed."""
+    http = app.test_client()
+    signed = http.post("/api/v1/auth/login", json={"email": LICENSEE, "password": temporary})
+    assert signed.status_code == 204
+    changed = http.post(
+        "/api/v1/auth/password",
+        json={"current_password": temporary, "new_password": PASSWORD},
+    )
+    assert changed.status_code == 204, changed.json
+    return http
+
+
+def _key(modules: Module = MODULES, seats: int = 25, fingerprint: str = FINGERPRINT) -> str:
+    return installation_key(InstallationRequest("5260250274", fingerprint, modules, seats))
 
 
 def _activate(http: FlaskClient, modules: Module = MODULES, seats: int = 25) -> dict:  # type: ignore[type-arg]
-    key = installation_key(InstallationRequest("5260250274", FINGERPRINT, modules, seats))
-    return http.post("/api/v1/activation", json={"installation_key": key}).json  # type: ignore[no-any-return]
+    return http.post("/api/v1/activation", json={"installation_key": _key(modules, seats)}).json  # type: ignore[no-any-return]
 
 
 def test_accepted_activation_yields_a_key_the_installation_verifies_offline(
     app: Flask, platform_admin: str
 ) -> None:
     root = signed_in(app, platform_admin)
-    _contract(root, modules=["ksef_sending", "cost_sync", "batch_sending"])
-    answer = _activate(app.test_client())  # fewer modules than paid is fine
+    temporary = _contract(root, modules=["ksef_sending", "cost_sync", "batch_sending"])
+    answer = _activate(_licensee(app, temporary))  # fewer modules than paid is fine
     payload = verify_registration_key(
         answer["registration_key"],
         public_key=PUBLIC_KEY,
@@ -73,8 +100,8 @@ def test_accepted_activation_yields_a_key_the_installation_verifies_offline(
 
 def test_registration_key_altered_or_moved_is_rejected(app: Flask, platform_admin: str) -> None:
     root = signed_in(app, platform_admin)
-    _contract(root, modules=["ksef_sending", "cost_sync"])
-    key = _activate(app.test_client())["registration_key"]
+    temporary = _contract(root, modules=["ksef_sending", "cost_sync"])
+    key = _activate(_licensee(app, temporary))["registration_key"]
     body, signature = key.split(".")
     padded = body + "=" * (-len(body) % 4)
     altered_body = (
@@ -134,17 +161,117 @@ def test_each_refusal_names_its_reason(
 ) -> None:
     root = signed_in(app, platform_admin)
     if contract is not None:
-        _contract(root, **contract)
-    key = installation_key(InstallationRequest("5260250274", FINGERPRINT, request_modules, seats))
-    r = app.test_client().post("/api/v1/activation", json={"installation_key": key})
+        http = _licensee(app, _contract(root, **contract))
+    else:  # a licensee of another company's contract
+        other = root.post(
+            "/api/v1/platform/contracts",
+            json={
+                "licensee_nip": "7740001454",
+                "licensee_name": "Inne Biuro",
+                "licensee_email": LICENSEE,
+                "modules": ["ksef_sending"],
+                "seats": 1,
+                "paid": True,
+            },
+        )
+        http = _licensee(app, other.json["temporary_password"])
+    r = http.post("/api/v1/activation", json={"installation_key": _key(request_modules, seats)})
     assert r.status_code == 409
     assert r.json["reason"] == reason
 
 
-def test_garbled_installation_key_is_422(app: Flask) -> None:
-    r = app.test_client().post("/api/v1/activation", json={"installation_key": "DLGI1.xx.00"})
+def test_garbled_installation_key_is_422(app: Flask, platform_admin: str) -> None:
+    http = _licensee(app, _contract(signed_in(app, platform_admin), modules=["ksef_sending"]))
+    r = http.post("/api/v1/activation", json={"installation_key": "DLGI1.xx.00"})
     assert r.status_code == 422
     assert r.json["errors"][0]["field"] == "installation_key"
+
+
+def test_activation_is_for_the_signed_in_licensee_only(app: Flask, platform_admin: str) -> None:
+    _contract(signed_in(app, platform_admin), modules=["ksef_sending", "cost_sync"])
+    r = app.test_client().post("/api/v1/activation", json={"installation_key": _key()})
+    assert r.status_code == 401
+
+
+def test_the_licensee_changes_the_given_password_before_anything_else(
+    app: Flask, platform_admin: str
+) -> None:
+    temporary = _contract(signed_in(app, platform_admin), modules=["ksef_sending"])
+    http = app.test_client()
+    assert (
+        http.post("/api/v1/auth/login", json={"email": LICENSEE, "password": temporary}).status_code
+        == 204
+    )
+    refused = http.post("/api/v1/activation/check", json={"installation_key": _key()})
+    assert refused.status_code == 403
+    assert refused.json["type"].endswith("password-change-required")
+    page = http.get("/platform/activation")
+    assert page.status_code == 302
+    assert page.headers["Location"].endswith("/password")
+    same = http.post(
+        "/api/v1/auth/password", json={"current_password": temporary, "new_password": temporary}
+    )
+    assert same.status_code == 422
+    assert (
+        http.post(
+            "/api/v1/auth/password", json={"current_password": temporary, "new_password": PASSWORD}
+        ).status_code
+        == 204
+    )
+    assert (
+        http.post("/api/v1/activation/check", json={"installation_key": _key()}).status_code == 200
+    )
+
+
+def test_check_shows_each_difference_and_generate_waits_until_there_is_none(
+    app: Flask, platform_admin: str
+) -> None:
+    http = _licensee(
+        app, _contract(signed_in(app, platform_admin), modules=["ksef_sending"], seats=25)
+    )
+    checked = http.post(
+        "/api/v1/activation/check", json={"installation_key": _key(MODULES, seats=30)}
+    ).json
+    assert checked["may_generate"] is False
+    by_field = {d["field"]: d for d in checked["differences"]}
+    assert (by_field["seats"]["installation"], by_field["seats"]["contract"]) == ("30", "25")
+    assert by_field["seats"]["ok"] is False
+    assert by_field["modules"]["ok"] is False
+    assert "cost_sync" in by_field["modules"]["installation"]
+    assert by_field["licensee_nip"]["ok"] is True
+    page = http.post(
+        "/platform/activation",
+        data={
+            "installation_key": _key(MODULES, seats=30),
+            "action": "check",
+            "csrf_token": _csrf(http.get("/platform/activation").text),
+        },
+    )
+    assert page.text.count('class="difference"') == 2
+    assert "disabled" in page.text
+    good = _key(Module.KSEF_SENDING, seats=25)
+    assert http.post("/api/v1/activation/check", json={"installation_key": good}).json[
+        "may_generate"
+    ]
+    assert http.post("/api/v1/activation", json={"installation_key": good}).status_code == 200
+
+
+def test_one_activation_per_licensed_installation_and_another_workplace_is_refused(
+    app: Flask, platform_admin: str
+) -> None:
+    http = _licensee(app, _contract(signed_in(app, platform_admin), modules=["ksef_sending"]))
+    mine = _key(Module.KSEF_SENDING)
+    first = http.post("/api/v1/activation", json={"installation_key": mine})
+    again = http.post("/api/v1/activation", json={"installation_key": mine})
+    assert first.status_code == again.status_code == 200
+    assert first.json == again.json  # the same installation gets its key again
+    elsewhere = _key(Module.KSEF_SENDING, fingerprint=installation_fingerprint("machine-9"))
+    refused = http.post("/api/v1/activation", json={"installation_key": elsewhere})
+    assert refused.status_code == 409
+    assert refused.json["reason"] == "another-installation"
+    assert "another installation" in refused.json["detail"]
+    with app.app_context():
+        assert db.session.query(Activation).count() == 1
 
 
 def _sign_up(app: Flask, plan: str = "biuro") -> int:
