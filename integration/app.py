@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import http
 import logging
 import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_migrate import Migrate
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from marshmallow import fields as ma_fields
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -26,6 +30,7 @@ from integration.api import permissions as api_permissions
 from integration.api import quota as api_quota
 from integration.api import resources as api_resources
 from integration.api import system as api_system
+from integration.api.hygiene import STORABLE_TEXT
 from integration.api.schemas import ProblemSchema
 from integration.core.appctx import register_settings
 from integration.core.db import configure_sqlite, db, engine_options
@@ -45,7 +50,27 @@ log = logging.getLogger(__name__)
 
 
 class _Api(Api):  # type: ignore[misc]
+    """flask-smorest, with every error documented as what it is: RFC 9457 problem+json."""
+
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not 100 <= status < 200 and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, problems.PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "An RFC 9457 problem", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, problems.PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
+
+
+def _storable_text(self: Any, field: Any, **kwargs: Any) -> dict[str, str]:
+    """Every text field says what hygiene refuses: NUL, which no database stores."""
+    if isinstance(field, ma_fields.String) and "pattern" not in kwargs.get("ret", {}):
+        return {"pattern": STORABLE_TEXT}
+    return {}
 
 
 def create_app(
@@ -120,6 +145,7 @@ def create_app(
     throttle.init_app(app, settings.redis_url)
     headers.init_app(app, secure_cookie=settings.session_cookie_secure)
     api = _Api(app)
+    api.ma_plugin.converter.add_attribute_function(_storable_text)
     app.before_request(access.enforce)
     app.before_request(hygiene.reject_unstorable_text)
     api.register_blueprint(api_resources.blp)

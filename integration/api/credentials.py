@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
+from integration.api.docs import checked_beyond_the_schema, file_body
 from integration.core.errors import ValidationFailed
 from integration.credentials import service as credentials
 
@@ -105,6 +106,7 @@ class Credentials(MethodView):
 @blp.route("/clients/<int:client_id>/ksef/credentials/token", methods=["POST"])
 @blp.arguments(TokenUploadSchema)
 @blp.response(201, CredentialSchema)
+@checked_beyond_the_schema("KSeF accepts the token")
 @requires("ksef:write")
 def store_token(args: dict[str, str], client_id: int) -> Any:
     """Store a KSeF token for the client's context; it is tested against KSeF first."""
@@ -131,7 +133,7 @@ def delete_credential(client_id: int, credential_id: int) -> None:
 
 
 @blp.route("/clients/<int:client_id>/ksef/signature-requests", methods=["POST"])
-@blp.arguments(PrepareSchema)
+@blp.arguments(PrepareSchema, required=False)
 @blp.response(201, PreparedSchema)
 @requires("ksef:write")
 def prepare(args: dict[str, str], client_id: int) -> Any:
@@ -144,6 +146,8 @@ def prepare(args: dict[str, str], client_id: int) -> Any:
 )
 @blp.arguments(MintArgs, location="query")
 @blp.response(200, CredentialListSchema)
+@file_body("the signed AuthTokenRequest (XAdES)", "application/xml")
+@checked_beyond_the_schema("the signature, its challenge and context")
 @requires("ksef:write")
 def upload_signed(args: dict[str, list[str]], client_id: int, request_id: int) -> dict[str, Any]:
     """Upload the signed file (XML body); checked here, then used to sign in to KSeF."""
@@ -155,6 +159,12 @@ def upload_signed(args: dict[str, list[str]], client_id: int, request_id: int) -
 @blp.route("/bureaus/<int:bureau_id>/ksef/seal", methods=["POST"])
 @blp.arguments(SealArgs, location="query")
 @blp.response(201, CredentialSchema)
+@file_body(
+    "the seal: PKCS#12 (password in X-Seal-Password) or PEM",
+    "application/x-pkcs12",
+    "application/x-pem-file",
+)
+@checked_beyond_the_schema("the key, the certificate and the bureau's NIP")
 @requires("ksef:write")
 def upload_seal(args: dict[str, str], bureau_id: int) -> Any:
     """Upload the bureau's seal; its password travels in the X-Seal-Password header."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 # Ids are 32-bit in the schema; a larger number cannot name anything.
 MAX_ID = 2**31 - 1
+# What the OpenAPI document says of every text field (a regular expression).
+STORABLE_TEXT = "^[^\\x00]*$"
 
 
 class IdConverter(IntegerConverter):
@@ -40,9 +43,18 @@ def _walk(node: Any) -> bool:
     return False
 
 
-def reject_unstorable_text() -> None:
-    values = [*request.args.values(), *request.form.values()]
-    if any(_bad_text(v) for v in values) or (
+def reject_unstorable_text() -> Response | None:
+    values = [*request.args.keys(), *request.args.values(), *request.form.values()]
+    values += list(request.form.keys())
+    if not any(_bad_text(v) for v in values) and not (
         request.is_json and _walk(request.get_json(silent=True))
     ):
-        raise BadRequest("text may not contain NUL characters or invalid Unicode")
+        return None
+    detail = "text may not contain NUL characters or invalid Unicode"
+    if request.path == "/oauth/token":  # OAuth clients read RFC 6749 errors
+        return Response(
+            json.dumps({"error": "invalid_request", "error_description": detail}),
+            status=400,
+            mimetype="application/json",
+        )
+    raise BadRequest(detail)

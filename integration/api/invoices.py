@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, pre_dump, validate
 
 from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
+from integration.api.docs import checked_beyond_the_schema, file_answer, file_body
 from integration.api.schemas import PageArgs
 from integration.core.errors import ValidationFailed
 from integration.invoices import archive, inbox, packages, registers
@@ -199,6 +200,8 @@ class Invoices(MethodView):
         }
 
     @blp.response(202, InvoiceSchema)
+    @file_body("the FA(3) invoice (XML)", "application/xml")
+    @checked_beyond_the_schema("FA(3) schema", "KSeF's rules: seller, issue date, one number once")
     @requires("invoices:write")
     def post(self, client_id: int) -> Any:
         """Queue a sales invoice (FA(3) XML as the body) for KSeF; poll it for the outcome.
@@ -231,6 +234,11 @@ def bureau_invoices(args: dict[str, Any], bureau_id: int) -> Any:
 @blp.route("/clients/<int:client_id>/invoices/register")
 @blp.arguments(RegisterArgs, location="query")
 @blp.response(200, description="the register of invoices as XLSX or CSV")
+@file_answer(
+    "the register of invoices",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "text/csv",
+)
 @requires("invoices:read")
 def invoice_register(args: dict[str, Any], client_id: int) -> Response:
     """The client's invoices, narrowed like the list, as a spreadsheet (oldest first)."""
@@ -243,6 +251,8 @@ def invoice_register(args: dict[str, Any], client_id: int) -> Response:
 
 @blp.route("/clients/<int:client_id>/invoices/packages", methods=["POST"])
 @blp.response(202, PackageSchema)
+@file_body("a ZIP of FA(3) invoices", "application/zip")
+@checked_beyond_the_schema("each file as a single invoice")
 @requires("invoices:write")
 def send_package(client_id: int) -> dict[str, Any]:
     """Queue many sales invoices at once: a ZIP of FA(3) files (the body), sent to KSeF in one
@@ -261,6 +271,7 @@ def get_invoice(client_id: int, invoice_id: int) -> Any:
 
 @blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/xml")
 @blp.response(200, description="the invoice as sent or received")
+@file_answer("the invoice as sent or received", "application/xml")
 @requires("invoices:read")
 def invoice_xml(client_id: int, invoice_id: int) -> Response:
     data, name = invoices.document(current_actor(), client_id, invoice_id, "xml")
@@ -269,6 +280,7 @@ def invoice_xml(client_id: int, invoice_id: int) -> Response:
 
 @blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/upo")
 @blp.response(200, description="the UPO (official receipt) of a sent invoice")
+@file_answer("the UPO (official receipt) of a sent invoice", "application/xml")
 @requires("invoices:read")
 def invoice_upo(client_id: int, invoice_id: int) -> Response:
     data, name = invoices.document(current_actor(), client_id, invoice_id, "upo")
@@ -302,12 +314,15 @@ class CostSync(MethodView):
 @blp.route("/clients/<int:client_id>/invoices/archive")
 class Archive(MethodView):
     @blp.response(200, description="a ZIP of the client's KSeF invoices with their UPOs")
+    @file_answer("a ZIP of the client's KSeF invoices with their UPOs", "application/zip")
     @requires("invoices:read")
     def get(self, client_id: int) -> Response:
         data = archive.export_client(current_actor(), client_id)
         return _file(data, f"invoices-{client_id}.zip", "application/zip")
 
     @blp.response(200, ArchiveImportSchema)
+    @file_body("an archive of invoices exported by Delegat", "application/zip")
+    @checked_beyond_the_schema("each invoice, its UPO and hash")
     @requires("invoices:write")
     def post(self, client_id: int) -> dict[str, int]:
         """Import an archive (the body); it is checked whole before anything is written."""

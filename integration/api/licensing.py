@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from integration.api.access import people_only, public, requires
 from integration.api.auth import current_actor, require_json_for_session_writes
+from integration.api.docs import checked_beyond_the_schema, file_answer, file_body
 from integration.core.errors import ValidationFailed
 from integration.invoices import archive
 from integration.licensing import activation
@@ -175,6 +176,7 @@ class LicencePanel(MethodView):
 
     @blp.arguments(LicenceNumberSchema)
     @blp.response(200, PanelSchema)
+    @checked_beyond_the_schema("the licence number's checksum and signature")
     @requires("licence:write")
     def post(self, args: dict[str, str], bureau_id: int) -> dict[str, Any]:
         """Enter a licence number (dashes, spaces and case do not matter)."""
@@ -200,6 +202,7 @@ class ClientRegistration(MethodView):
 
     @blp.arguments(RegistrationSchema)
     @blp.response(200, LicenceStateSchema)
+    @checked_beyond_the_schema("the display name is not blank")
     @requires("licence:write")
     def post(self, args: dict[str, Any], client_id: int) -> dict[str, Any]:
         """Register now, remind me later (60 more days), or do not register (read-only)."""
@@ -209,6 +212,7 @@ class ClientRegistration(MethodView):
 @blp.route("/platform/licences", methods=["POST"])
 @blp.arguments(IssueLicenceSchema)
 @blp.response(201, IssuedLicenceSchema)
+@checked_beyond_the_schema("the bureau exists")
 @people_only()
 def issue_licence(args: dict[str, Any]) -> dict[str, Any]:
     licence = licensing.issue_licence(current_actor(), **args)
@@ -223,6 +227,7 @@ def issue_licence(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/platform/contracts", methods=["POST"])
 @blp.arguments(ContractSchema)
 @blp.response(201, ContractOutSchema)
+@checked_beyond_the_schema("NIP checksum", "e-mail address")
 @people_only()
 def create_contract(args: dict[str, Any]) -> dict[str, Any]:
     issued = activation.create_contract(current_actor(), **args)
@@ -254,6 +259,7 @@ def delete_trial_account(bureau_id: int) -> None:
 @blp.route("/trials", methods=["POST"])
 @blp.arguments(TrialSchema)
 @blp.response(201, TrialOutSchema)
+@checked_beyond_the_schema("NIP checksum", "e-mail address")
 @public()
 def start_trial(args: dict[str, str]) -> dict[str, Any]:
     """Sign up for a 30-day trial of a plan; the admin receives a password-setup e-mail."""
@@ -282,6 +288,7 @@ class ActivationCheckSchema(Schema):
 @blp.route("/activation/check", methods=["POST"])
 @blp.arguments(ActivationSchema)
 @blp.response(200, ActivationCheckSchema)
+@checked_beyond_the_schema("the installation key's integrity")
 @people_only()
 def check_activation(args: dict[str, str]) -> Any:
     """Compare an installation key with your contract, field by field; nothing is written."""
@@ -291,6 +298,7 @@ def check_activation(args: dict[str, str]) -> Any:
 @blp.route("/activation", methods=["POST"])
 @blp.arguments(ActivationSchema)
 @blp.response(200, RegistrationKeySchema)
+@checked_beyond_the_schema("the installation key's integrity")
 @people_only()
 def activate(args: dict[str, str]) -> dict[str, Any]:
     """Exchange an installation key for a signed registration key (the licensee, signed in).
@@ -301,6 +309,7 @@ def activate(args: dict[str, str]) -> dict[str, Any]:
 
 @blp.route("/bureaus/<int:bureau_id>/export")
 @blp.response(200, description="a ZIP of every client's master data and invoices with UPOs")
+@file_answer("a ZIP of every client's master data and invoices with UPOs", "application/zip")
 @requires("clients:read", "invoices:read")
 def export_bureau(bureau_id: int) -> Response:
     data = archive.export_bureau(current_actor(), bureau_id)
@@ -321,6 +330,8 @@ class BureauImportSchema(Schema):
 
 @blp.route("/bureaus/<int:bureau_id>/import", methods=["POST"])
 @blp.response(200, BureauImportSchema)
+@file_body("a bureau export made by Delegat", "application/zip")
+@checked_beyond_the_schema("every file of every client")
 @requires("clients:write", "invoices:write")
 def import_bureau(bureau_id: int) -> dict[str, int]:
     """Import a bureau export (the ZIP as the body): clients, master data, invoices with UPOs.

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 from integration.accounts.service import Page
 from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
+from integration.api.docs import checked_beyond_the_schema, file_answer, file_body
 from integration.api.schemas import PageArgs
 from integration.core.errors import ValidationFailed
 from integration.masterdata import service as masterdata
@@ -54,6 +55,14 @@ class ProductSchema(Schema):
     updated_at = fields.DateTime(dump_only=True)
 
 
+class CounterpartyCreateSchema(CounterpartySchema):
+    name = fields.String(required=True)
+
+
+class ProductCreateSchema(ProductSchema):
+    name = fields.String(required=True)
+
+
 class RecordListArgs(PageArgs):
     q = fields.String(load_default=None, metadata={"description": "part of the name or NIP"})
 
@@ -76,7 +85,7 @@ def _page(page: Page[masterdata.Record]) -> dict[str, Any]:
     }
 
 
-def _register(kind: str, item: type[Schema]) -> None:
+def _register(kind: str, item: type[Schema], created: type[Schema]) -> None:
     """The list/create and edit/delete routes of one kind of master data."""
     page_schema = Schema.from_dict(
         {
@@ -104,16 +113,18 @@ def _register(kind: str, item: type[Schema]) -> None:
             )
             return _page(page)
 
-        @blp.arguments(item)
+        @blp.arguments(created)
         @blp.response(201, item)
+        @checked_beyond_the_schema("NIP checksum", "VAT rate", "the name is not blank")
         @requires("clients:write")
         def post(self, args: dict[str, Any], client_id: int) -> Any:
             """Enter an entry by hand."""
             return masterdata.add_record(current_actor(), client_id, kind, args)
 
     class Entry(MethodView):
-        @blp.arguments(item)
+        @blp.arguments(item, required=False)
         @blp.response(200, item)
+        @checked_beyond_the_schema("NIP checksum", "VAT rate", "the name is not blank")
         @requires("clients:write")
         def patch(self, args: dict[str, Any], client_id: int, record_id: int) -> Any:
             """Change some fields; an entry learnt from an invoice becomes a manual one."""
@@ -130,14 +141,19 @@ def _register(kind: str, item: type[Schema]) -> None:
     blp.route(f"/clients/<int:client_id>/{kind}/<int:record_id>", endpoint=f"{kind}_entry")(Entry)
 
 
-_register("counterparties", CounterpartySchema)
-_register("products", ProductSchema)
+_register("counterparties", CounterpartySchema, CounterpartyCreateSchema)
+_register("products", ProductSchema, ProductCreateSchema)
 
 
 @blp.route("/clients/<int:client_id>/master-data/<kind>")
 class MasterDataFile(MethodView):
     @blp.arguments(FormatArgs, location="query")
     @blp.response(200, description="the file")
+    @file_answer(
+        "counterparties or products",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
     @requires("clients:read")
     def get(self, args: dict[str, str], client_id: int, kind: str) -> Response:
         """Export counterparties or products as CSV or XLSX."""
@@ -150,6 +166,12 @@ class MasterDataFile(MethodView):
 
     @blp.arguments(FormatArgs, location="query")
     @blp.response(200, ImportResultSchema)
+    @file_body(
+        "counterparties or products as CSV or XLSX",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    @checked_beyond_the_schema("every row")
     @requires("clients:write")
     def post(self, args: dict[str, str], client_id: int, kind: str) -> dict[str, Any]:
         """Import a file (the raw body); every row is checked before anything is written."""

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
+from integration.api.docs import checked_beyond_the_schema
 from integration.permissions import service as permissions
 
 blp = Blueprint(
@@ -66,6 +67,7 @@ class Grants(MethodView):
 
     @blp.arguments(GrantCreateSchema)
     @blp.response(202, GrantSchema)
+    @checked_beyond_the_schema("PESEL or NIP checksum")
     @requires("permissions:write")
     def post(self, args: dict[str, Any], client_id: int) -> Any:
         """Grant invoice rights; KSeF confirms in the background (state pending → active)."""
@@ -120,6 +122,7 @@ class IndirectGrantSchema(Schema):
 @blp.route("/bureaus/<int:bureau_id>/grants", methods=["POST"])
 @blp.arguments(IndirectGrantSchema)
 @blp.response(202, GrantSchema)
+@checked_beyond_the_schema("PESEL checksum")
 @requires("permissions:write")
 def grant_indirect(args: dict[str, Any], bureau_id: int) -> Any:
     """Pass rights a client gave the bureau on to one of the bureau's people (by PESEL)."""

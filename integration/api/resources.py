@@ -18,6 +18,7 @@ from integration.api.auth import (
     sign_in,
     sign_out,
 )
+from integration.api.docs import checked_beyond_the_schema
 from integration.core.errors import Unauthenticated
 from integration.licensing import service as licensing
 
@@ -34,7 +35,7 @@ blp.before_request(require_json_for_session_writes)
 @blp.route("/auth/login", methods=["POST"])
 @blp.arguments(s.LoginSchema)
 @blp.response(204)
-@blp.alt_response(429, description="too many failed attempts; wait Retry-After seconds")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 @public()
 def login(args: dict[str, str]) -> None:
     """Sign in with e-mail and password; sets the session cookie."""
@@ -52,6 +53,7 @@ def logout() -> None:
 @blp.route("/auth/password-setup", methods=["POST"])
 @blp.arguments(s.PasswordSetupSchema)
 @blp.response(204)
+@checked_beyond_the_schema("the one-time code", "password length")
 @public()
 def password_setup(args: dict[str, str]) -> None:
     """Set the first password with the one-time token from the welcome e-mail."""
@@ -61,6 +63,7 @@ def password_setup(args: dict[str, str]) -> None:
 @blp.route("/auth/password", methods=["POST"])
 @blp.arguments(s.PasswordChangeSchema)
 @blp.response(204)
+@checked_beyond_the_schema("the current password", "password length")
 @people_only()
 def change_password(args: dict[str, str]) -> None:
     accounts.change_password(
@@ -71,6 +74,7 @@ def change_password(args: dict[str, str]) -> None:
 @blp.route("/invitations/accept", methods=["POST"])
 @blp.arguments(s.InvitationAcceptSchema)
 @blp.response(200, s.MembershipSchema)
+@checked_beyond_the_schema("the one-time code")
 @people_only()
 def accept_invitation(args: dict[str, str]) -> dict[str, Any]:
     """Accept, signed in, an invitation e-mailed to you: the bureau or company it names
@@ -113,6 +117,7 @@ class Bureaus(MethodView):
 
     @blp.arguments(s.BureauCreateSchema)
     @blp.response(201, s.BureauSchema)
+    @checked_beyond_the_schema("NIP checksum")
     @requires("clients:write")
     def post(self, args: dict[str, str]) -> Any:
         return accounts.create_bureau(current_actor(), **args)
@@ -125,8 +130,9 @@ class BureauItem(MethodView):
     def get(self, bureau_id: int) -> Any:
         return accounts.get_bureau(current_actor(), bureau_id)
 
-    @blp.arguments(s.NameUpdateSchema)
+    @blp.arguments(s.NameUpdateSchema, required=False)
     @blp.response(200, s.BureauSchema)
+    @checked_beyond_the_schema("the name is not blank")
     @requires("clients:write")
     def patch(self, args: dict[str, str], bureau_id: int) -> Any:
         return accounts.update_bureau(current_actor(), bureau_id, **args)
@@ -152,6 +158,7 @@ class BureauClients(MethodView):
 
     @blp.arguments(s.ClientCreateSchema)
     @blp.response(201, s.ClientSchema)
+    @checked_beyond_the_schema("NIP checksum")
     @requires("clients:write")
     def post(self, args: dict[str, str], bureau_id: int) -> Any:
         """Add a client; its licence state carries the registration prompt."""
@@ -169,8 +176,9 @@ class ClientItem(MethodView):
         _with_licence(client)
         return client
 
-    @blp.arguments(s.ClientUpdateSchema)
+    @blp.arguments(s.ClientUpdateSchema, required=False)
     @blp.response(200, s.ClientSchema)
+    @checked_beyond_the_schema("the name is not blank")
     @requires("clients:write")
     def patch(self, args: dict[str, Any], client_id: int) -> Any:
         client = accounts.update_client(current_actor(), client_id, **args)
@@ -196,6 +204,9 @@ def _tenant_routes(kind: str) -> None:
 
         @blp.arguments(s.UserCreateSchema)
         @blp.response(201, s.MemberSchema)
+        @checked_beyond_the_schema(
+            "e-mail address", "PESEL checksum", "the roles of this kind of tenant"
+        )
         @requires("users:write")
         def post(self, args: dict[str, Any], tenant_id: int) -> Any:
             return accounts.create_user(current_actor(), tenant(tenant_id), **args)
@@ -207,8 +218,9 @@ def _tenant_routes(kind: str) -> None:
         def get(self, tenant_id: int, user_id: int) -> Any:
             return accounts.get_user(current_actor(), tenant(tenant_id), user_id)
 
-        @blp.arguments(s.UserUpdateSchema)
+        @blp.arguments(s.UserUpdateSchema, required=False)
         @blp.response(200, s.MemberSchema)
+        @checked_beyond_the_schema("PESEL checksum", "the roles of this kind of tenant")
         @requires("users:write")
         def patch(self, args: dict[str, Any], tenant_id: int, user_id: int) -> Any:
             return accounts.update_user(current_actor(), tenant(tenant_id), user_id, **args)
@@ -222,6 +234,7 @@ def _tenant_routes(kind: str) -> None:
 
         @blp.arguments(s.ApiClientCreateSchema)
         @blp.response(201, s.ApiClientIssuedSchema)
+        @checked_beyond_the_schema("the roles of this kind of tenant")
         @requires("users:write")
         def post(self, args: dict[str, Any], tenant_id: int) -> Any:
             return accounts.create_api_client(current_actor(), tenant(tenant_id), **args)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from integration.accounts.actor import SCOPES
 from integration.accounts.models import Role
 
 
 class ProblemSchema(Schema):
+    """RFC 9457: the members below, and extensions that say more (``errors``, ``reason``)."""
+
+    class Meta:
+        unknown = INCLUDE
+
     type = fields.String(metadata={"description": "URI of the problem type"})
     title = fields.String()
     status = fields.Integer()

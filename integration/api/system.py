@@ -9,6 +9,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from integration.api.access import public
+from integration.api.hygiene import STORABLE_TEXT
 from integration.api.oauth import authorization
 from integration.api.schemas import HealthSchema
 from integration.core.db import db
@@ -44,6 +45,23 @@ def healthz() -> tuple[dict[str, Any], int]:
     }, 200 if healthy else 503
 
 
+_TOKEN = {
+    "type": "object",
+    "required": ["access_token", "token_type", "expires_in"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"type": "string"},
+        "expires_in": {"type": "integer"},
+        "scope": {"type": "string"},
+    },
+}
+_OAUTH_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+}
+
+
 @blp.route("/oauth/token", methods=["POST"])
 @blp.doc(
     security=[],
@@ -56,18 +74,27 @@ def healthz() -> tuple[dict[str, Any], int]:
                     "required": ["grant_type"],
                     "properties": {
                         "grant_type": {"type": "string", "enum": ["client_credentials"]},
-                        "scope": {"type": "string"},
-                        "client_id": {"type": "string"},
-                        "client_secret": {"type": "string"},
+                        "scope": {"type": "string", "pattern": STORABLE_TEXT},
+                        "client_id": {"type": "string", "pattern": STORABLE_TEXT},
+                        "client_secret": {"type": "string", "pattern": STORABLE_TEXT},
                     },
                 }
             }
         }
     },
     responses={
-        "200": {"description": "an access token"},
-        "400": {"description": "RFC 6749 error"},
-        "401": {"description": "invalid client"},
+        "200": {
+            "description": "an access token",
+            "content": {"application/json": {"schema": _TOKEN}},
+        },
+        "400": {
+            "description": "RFC 6749 error (invalid_request, invalid_scope, ...)",
+            "content": {"application/json": {"schema": _OAUTH_ERROR}},
+        },
+        "401": {
+            "description": "invalid client",
+            "content": {"application/json": {"schema": _OAUTH_ERROR}},
+        },
     },
 )
 @public()

@@ -383,7 +383,7 @@ def test_cli_stores_lists_and_tests_a_token(
     assert "ksef_token" in listed.output
     assert secret.rsplit("|", 1)[1] not in listed.output
     tested = runner.invoke(args=["delegat", "ksef", "test", "--client-id", str(w.client_ids[0])])
-    assert "the credentials work" in tested.output
+    assert "KSeF accepted the stored KSeF token just now" in tested.output
 
 
 def test_vault_key_rotation_keeps_every_secret_readable(

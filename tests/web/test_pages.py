@@ -118,7 +118,7 @@ def test_licence_panel_prompts_for_a_number_and_explains_a_typo(
     assert "has no licence" in panel.text
     r = client.post(
         f"/bureaus/{w.bureau_id}/licence",
-        data={"number": "24G70-68007-H40G0-XKSA3-7EFR4", "csrf_token": _csrf(panel.text)},
+        data={"number": "44G70-50000-002G0-H41TY-2MZE6-BT54", "csrf_token": _csrf(panel.text)},
     )
     assert r.status_code == 422
     assert "typo" in r.text
