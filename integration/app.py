@@ -22,6 +22,7 @@ from integration import cli, models
 from integration.accounts import guards
 from integration.accounts.actor import SCOPE_DESCRIPTIONS
 from integration.api import access, headers, hygiene, oauth, problems, throttle
+from integration.api import audit as api_audit
 from integration.api import credentials as api_credentials
 from integration.api import invoices as api_invoices
 from integration.api import licensing as api_licensing
@@ -156,6 +157,7 @@ def create_app(
     api.register_blueprint(api_quota.blp)
     api.register_blueprint(api_permissions.blp)
     api.register_blueprint(api_masterdata.blp)
+    api.register_blueprint(api_audit.blp)
     app.register_blueprint(web_views.bp)
     problems.register(app)
 

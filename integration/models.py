@@ -1,6 +1,7 @@
 """Every table of the service, imported in one place so that metadata is complete."""
 
 from integration.accounts import models as accounts_models
+from integration.audit import models as audit_models
 from integration.credentials import models as credentials_models
 from integration.invoices import models as invoices_models
 from integration.licensing import models as licensing_models
@@ -11,6 +12,7 @@ from integration.quota import models as quota_models
 
 __all__ = [
     "accounts_models",
+    "audit_models",
     "credentials_models",
     "invoices_models",
     "licensing_models",

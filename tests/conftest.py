@@ -158,9 +158,16 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
         with db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
+            else:  # the audit trail refuses DELETE: its triggers step aside for the cleanup
+                guards = conn.execute(
+                    sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+                ).all()
+                for name, _ in guards:
+                    conn.execute(sa.text(f"DROP TRIGGER {name}"))
                 for table in tables:
                     conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 - our names
+                for _, sql in guards:
+                    conn.execute(sa.text(sql))
         current_runtime().redis().flushdb()
 
 

@@ -60,6 +60,8 @@ class Actor:
     session_id: int | None = None
     # The person signed in with a password someone else gave them: nothing but changing it
     must_change_password: bool = False
+    # Who it is in words (an e-mail, an API client's name): what the audit trail says
+    display: str = ""
 
     @property
     def label(self) -> str:
@@ -107,6 +109,7 @@ def actor_for_user(session: Session, user: UserAccount) -> Actor:
     ).all()
     return Actor(
         user_id=user.id,
+        display=user.email,
         is_platform_admin=user.is_platform_admin,
         bureau_roles={b: r for b, _, r in rows if b is not None},
         client_roles={c: r for _, c, r in rows if c is not None},
@@ -126,8 +129,9 @@ def actor_for_api_client(
         client_roles=client_roles,
         scopes=scopes & client.scope_set,
         address=address,
+        display=f"{client.name} ({client.client_id})",
     )
 
 
-SYSTEM = Actor(is_platform_admin=True)
+SYSTEM = Actor(is_platform_admin=True, display="Delegat")
 """The service itself (jobs, CLI): not bound to a tenant."""

@@ -38,6 +38,7 @@ from integration.accounts.secrets import (
     verify_password,
 )
 from integration.accounts.sessions import Opened, end_sessions, open_session
+from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -96,6 +97,16 @@ def create_bureau(actor: Actor, *, nip: str, name: str) -> Bureau:
             raise Conflict("a bureau with this NIP already exists", field="nip")
         bureau = Bureau(nip=nip, name=name)
         s.add(bureau)
+        s.flush()
+        audit.record(
+            s,
+            actor,
+            "bureau.created",
+            bureau_id=bureau.id,
+            object_type="bureau",
+            object_id=bureau.id,
+            detail=f"{name} (NIP {nip})",
+        )
     return bureau
 
 
@@ -126,6 +137,15 @@ def update_bureau(actor: Actor, bureau_id: int, *, name: str | None = None) -> B
             raise Forbidden("only a bureau admin changes the bureau")
         if name is not None:
             bureau.name = check.text(name, "name")
+            audit.record(
+                s,
+                actor,
+                "bureau.renamed",
+                bureau_id=bureau_id,
+                object_type="bureau",
+                object_id=bureau_id,
+                detail=bureau.name,
+            )
     return bureau
 
 
@@ -135,7 +155,18 @@ def create_client(actor: Actor, bureau_id: int, *, nip: str, name: str) -> Clien
         _load_bureau(s, actor, bureau_id)
         if not actor.works_for_bureau(bureau_id):
             raise Forbidden("only the bureau's admins and accountants add clients")
-        return add_client(s, bureau_id, nip=nip, name=name)
+        client = add_client(s, bureau_id, nip=nip, name=name)
+        audit.record(
+            s,
+            actor,
+            "client.created",
+            bureau_id=bureau_id,
+            client_id=client.id,
+            object_type="client",
+            object_id=client.id,
+            detail=f"{client.name} (NIP {client.nip})",
+        )
+        return client
 
 
 def add_client(s: Session, bureau_id: int, *, nip: str, name: str) -> ClientCompany:
@@ -202,12 +233,32 @@ def update_client(
         if not (actor.works_for_bureau(client.bureau_id) or actor.administers_client(client)):
             raise Forbidden("only the bureau or the client's admin changes the company")
         guards.check_client_writable(s, client)
+        where = audit.of_client(client.bureau_id, client.id)
         if name is not None:
             client.name = check.text(name, "name")
+            audit.record(
+                s,
+                actor,
+                "client.renamed",
+                object_type="client",
+                object_id=client.id,
+                detail=client.name,
+                **where,
+            )
         if client_may_send is not None:
             if not actor.works_for_bureau(client.bureau_id):
                 raise Forbidden("only the bureau decides whether the client sends invoices itself")
-            client.client_may_send = client_may_send
+            if client.client_may_send != client_may_send:
+                client.client_may_send = client_may_send
+                audit.record(
+                    s,
+                    actor,
+                    "client.self_sending",
+                    object_type="client",
+                    object_id=client.id,
+                    detail="allowed" if client_may_send else "not allowed",
+                    **where,
+                )
     return client
 
 
@@ -316,6 +367,9 @@ def create_user(
         _authorize_tenant(s, actor, tenant, manage=True, write=True)
         existing = s.scalar(select(UserAccount).where(UserAccount.email == email))
         if existing is not None:
+            _record_member(
+                s, actor, tenant, "person.invited", existing.id, detail=f"{email} as {chosen.value}"
+            )
             return _invite(
                 s, tenant, existing, chosen, first_name=first_name, last_name=last_name, pesel=pesel
             )
@@ -328,6 +382,9 @@ def create_user(
         membership = Membership(user_id=user.id, role=chosen, **where)
         s.add(membership)
         s.flush()
+        _record_member(
+            s, actor, tenant, "person.invited", user.id, detail=f"{email} as {chosen.value}"
+        )
         enqueue_after_commit(
             s,
             "integration.accounts.jobs.send_welcome_email",
@@ -390,6 +447,12 @@ def accept_invitation(actor: Actor, token: str) -> Membership:
                 "token", "the invitation is unknown, already accepted, or meant for another account"
             )
         membership.state, membership.invite_token_hash = MembershipState.ACTIVE, None
+        tenant = (
+            Tenant.bureau(membership.bureau_id)
+            if membership.bureau_id is not None
+            else Tenant.client(membership.client_id or 0)
+        )
+        _record_member(s, actor, tenant, "person.joined", actor.user_id, detail=actor.display)
         return membership
 
 
@@ -447,6 +510,15 @@ def update_user(
             new_role = _role(role, tenant)
             if m.role == Role.BUREAU_ADMIN and new_role != Role.BUREAU_ADMIN:
                 _keep_one_admin(s, tenant, m)
+            if new_role != m.role:
+                _record_member(
+                    s,
+                    actor,
+                    tenant,
+                    "person.role_changed",
+                    user_id,
+                    detail=f"{m.user.email}: {m.role.value} → {new_role.value}",
+                )
             m.role = new_role
         if first_name is not None:
             checked = check.text(first_name, "first_name", max_length=100)
@@ -470,11 +542,37 @@ def update_user(
             if normalized and taken is not None:
                 raise Conflict("a person with this PESEL already exists", field="pesel")
             m.user.person.pesel = normalized
-        if is_active is not None and not invited:
+        if first_name is not None or last_name is not None or pesel is not None:
+            _record_member(s, actor, tenant, "person.updated", user_id, detail=m.user.email)
+        if is_active is not None and not invited and is_active != m.is_active:
             if not is_active and m.user_id == actor.user_id:
                 raise Conflict("you cannot deactivate your own account")
             _set_active(s, m, is_active)
+            action = "person.reactivated" if is_active else "person.deactivated"
+            _record_member(s, actor, tenant, action, user_id, detail=m.user.email)
         return Member(m.user, m)
+
+
+def _where(s: Session, tenant: Tenant) -> audit.Where:
+    """The tenant's place in the audit trail: a client's entries show to its bureau too."""
+    if tenant.kind == "bureau":
+        return audit.of_client(tenant.id, None)
+    client = s.get(ClientCompany, tenant.id)
+    return audit.of_client(client.bureau_id if client else None, tenant.id)
+
+
+def _record_member(
+    s: Session, actor: Actor, tenant: Tenant, action: str, user_id: int | None, *, detail: str
+) -> None:
+    audit.record(
+        s,
+        actor,
+        action,
+        object_type="person",
+        object_id=user_id or "",
+        detail=detail,
+        **_where(s, tenant),
+    )
 
 
 def _set_active(s: Session, m: Membership, active: bool) -> None:
@@ -647,6 +745,16 @@ def create_api_client(
             created_by_user_id=actor.user_id,
         )
         s.add(client)
+        s.flush()
+        audit.record(
+            s,
+            actor,
+            "api_client.created",
+            object_type="api_client",
+            object_id=client.id,
+            detail=f"{name}: {client.scopes}",
+            **_where(s, tenant),
+        )
     return IssuedApiClient(client=client, secret=secret)
 
 
@@ -674,4 +782,66 @@ def revoke_api_client(actor: Actor, tenant: Tenant, api_client_id: int) -> ApiCl
             raise NotFound("no such API client")
         if client.revoked_at is None:
             client.revoked_at = now()
+            audit.record(
+                s,
+                actor,
+                "api_client.revoked",
+                object_type="api_client",
+                object_id=client.id,
+                detail=client.name,
+                **_where(s, tenant),
+            )
     return client
+
+
+# ---------------------------------------------------------------------------- audit trail
+EVERYTHING = audit.AuditFilter()
+
+
+def _trail_of(s: Session, actor: Actor, tenant: Tenant) -> audit.Where:
+    """Whose trail the actor may read: a bureau's admins theirs (their clients' included),
+    a client's admins their company's. Another tenant's is not there (404)."""
+    if tenant.kind == "bureau":
+        _load_bureau(s, actor, tenant.id)
+        if not actor.administers_bureau(tenant.id):
+            raise Forbidden("only a bureau admin reads the bureau's audit trail")
+        return audit.of_client(tenant.id, None)
+    client = load_client(s, actor, tenant.id)
+    if not actor.administers_client(client):
+        raise Forbidden("only the company's admin or the bureau's admin reads its audit trail")
+    return audit.of_client(None, tenant.id)
+
+
+def audit_trail(
+    actor: Actor,
+    tenant: Tenant,
+    narrow: audit.AuditFilter = EVERYTHING,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+) -> audit.AuditPage:
+    if page < 1:
+        raise ValidationFailed.single("page", "must be 1 or more")
+    if not 1 <= per_page <= MAX_PAGE_SIZE:
+        raise ValidationFailed.single("per_page", f"must be between 1 and {MAX_PAGE_SIZE}")
+    with transaction() as s:
+        where = _trail_of(s, actor, tenant)
+        return audit.entries(s, narrow=narrow, page=page, per_page=per_page, **where)
+
+
+def audit_csv(actor: Actor, tenant: Tenant, narrow: audit.AuditFilter = EVERYTHING) -> bytes:
+    """The trail as CSV; the export itself goes into the trail."""
+    with transaction() as s:
+        where = _trail_of(s, actor, tenant)
+        data = audit.as_csv(s, narrow=narrow, **where)
+        entries = data.count(b"\n") - 1
+        audit.record(
+            s,
+            actor,
+            "export.audit",
+            object_type=tenant.kind,
+            object_id=tenant.id,
+            detail=f"{entries} entries",
+            **_where(s, tenant),
+        )
+        return data

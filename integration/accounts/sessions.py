@@ -7,7 +7,7 @@ deactivated person's session is no session, whatever the cookie still says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -60,12 +60,8 @@ def actor_for_session(token: str, *, address: str) -> Actor | None:
             return None
         if stamp - row.last_seen_at >= SEEN_RESOLUTION:
             row.last_seen_at = stamp
-        actor = actor_for_user(s, user)
-        return Actor(
-            user_id=actor.user_id,
-            is_platform_admin=actor.is_platform_admin,
-            bureau_roles=actor.bureau_roles,
-            client_roles=actor.client_roles,
+        return replace(
+            actor_for_user(s, user),
             address=address,
             session_id=row.id,
             must_change_password=user.must_change_password,

@@ -20,6 +20,7 @@ from integration.accounts import guards
 from integration.accounts.actor import Actor
 from integration.accounts.models import Bureau, ClientCompany
 from integration.accounts.service import load_client
+from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -63,6 +64,28 @@ def _client_for_write(s: Session, actor: Actor, client_id: int) -> ClientCompany
         raise Forbidden("only the bureau or the client's admin manages KSeF credentials")
     guards.check_client_writable(s, client)
     return client
+
+
+def _audit(
+    s: Session,
+    actor: Actor | None,
+    client: ClientCompany,
+    action: str,
+    detail: str,
+    *,
+    outcome: str = "ok",
+    object_id: object = "",
+) -> None:
+    audit.record(
+        s,
+        actor,
+        action,
+        object_type="credential",
+        object_id=object_id,
+        outcome=outcome,
+        detail=detail,
+        **audit.of_client(client.bureau_id, client.id),
+    )
 
 
 def _replace(s: Session, row: KsefCredential) -> None:
@@ -126,6 +149,15 @@ def store_ksef_token(
         )
         _replace(s, row)
         _replace(s, _session_row(client, auth, actor))
+        s.flush()
+        _audit(
+            s,
+            actor,
+            client,
+            "credential.token_stored",
+            f"fingerprint {row.fingerprint}",
+            object_id=row.id,
+        )
     return row
 
 
@@ -186,7 +218,11 @@ def upload_signed(
 
 
 def _login_with_signed(
-    actor: Actor, client_id: int, signed: Callable[[], bytes], mint_token: Sequence[str]
+    actor: Actor,
+    client_id: int,
+    signed: Callable[[], bytes],
+    mint_token: Sequence[str],
+    login_action: str = "credential.signed_login",
 ) -> KsefCredential | None:
     """Send a signed AuthTokenRequest, keep the session; mint a token when asked."""
     ksef = current_client()
@@ -199,6 +235,7 @@ def _login_with_signed(
     with transaction() as s:
         client = _client_for_write(s, actor, client_id)
         _replace(s, _session_row(client, auth, actor))
+        _audit(s, actor, client, login_action, f"signed in to KSeF in the context of {client.nip}")
     if mint_token:
         return mint_ksef_token(
             actor, client_id, list(mint_token), access_token=auth.tokens.access.token
@@ -249,6 +286,10 @@ def mint_ksef_token(
             label="minted after signature",
         )
         _replace(s, row)
+        s.flush()
+        _audit(
+            s, actor, client, "credential.token_minted", " ".join(sorted(rights)), object_id=row.id
+        )
     return row
 
 
@@ -285,6 +326,16 @@ def upload_seal(
             created_by_user_id=actor.user_id,
         )
         _replace(s, row)
+        s.flush()
+        audit.record(
+            s,
+            actor,
+            "seal.uploaded",
+            bureau_id=bureau_id,
+            object_type="credential",
+            object_id=row.id,
+            detail=row.label,
+        )
     return row
 
 
@@ -307,7 +358,7 @@ def login_with_seal(
         challenge = current_client().challenge()
         return xades.sign_with_seal(xades.auth_token_request(challenge.challenge, nip), seal)
 
-    return _login_with_signed(actor, client_id, signed, mint_token)
+    return _login_with_signed(actor, client_id, signed, mint_token, "credential.seal_login")
 
 
 def _seal_of(stored: KsefCredential) -> xades.Seal:
@@ -469,6 +520,22 @@ class CredentialCheck:
 
 
 def check_credentials(actor: Actor, client_id: int) -> CredentialCheck:
+    """Ask KSeF now whether what is stored works (see :func:`_check`); the audit trail keeps
+    each test and how it ended."""
+    with transaction() as s:
+        client = _client_for_write(s, actor, client_id)
+    try:
+        found = _check(actor, client_id)
+    except (KsefRefused, Conflict) as exc:
+        with transaction() as s:
+            _audit(s, actor, client, "credential.tested", exc.detail, outcome="refused")
+        raise
+    with transaction() as s:
+        _audit(s, actor, client, "credential.tested", found.detail)
+    return found
+
+
+def _check(actor: Actor, client_id: int) -> CredentialCheck:
     """Ask KSeF now whether what is stored works; never answer from what is cached.
 
     A stored KSeF token signs in afresh (and the new session is kept); with only a session
@@ -563,12 +630,24 @@ def delete_credential(actor: Actor, client_id: int, credential_id: int) -> None:
             current_client().revoke_current_session(access_token=secret.partition("\n")[0])
         elif kind == "ksef_token" and reference:
             current_client().revoke_token(reference, access_token=access_token_for(client_id))
+        revoked = "revoked in KSeF" if kind in ("session", "ksef_token") and reference else ""
     except (KsefError, DomainError) as exc:
         log.warning("could not revoke credential %s in KSeF: %s", credential_id, type(exc).__name__)
+        revoked = f"not revoked in KSeF ({type(exc).__name__})"
     with transaction() as s:
         row = s.get(KsefCredential, credential_id)
         if row is not None:
             s.delete(row)
+            client = s.get(ClientCompany, client_id)
+            assert client is not None
+            _audit(
+                s,
+                actor,
+                client,
+                "credential.deleted",
+                f"{kind}; {revoked}".strip("; "),
+                object_id=credential_id,
+            )
 
 
 def rotate_vault() -> int:

@@ -33,6 +33,7 @@ from integration.accounts import guards
 from integration.accounts.actor import Actor
 from integration.accounts.models import Bureau, ClientCompany
 from integration.accounts.service import add_client, load_client
+from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -123,7 +124,17 @@ def export_client(actor: Actor, client_id: int) -> bytes:
     """A client's invoices that KSeF numbered, with UPOs; read-only clients export too."""
     with transaction() as s:
         client = load_client(s, actor, client_id)
-        return _archive(s, client)
+        data = _archive(s, client)
+        audit.record(
+            s,
+            actor,
+            "export.invoices",
+            object_type="client",
+            object_id=client_id,
+            detail=f"{len(data)} bytes",
+            **audit.of_client(client.bureau_id, client_id),
+        )
+        return data
 
 
 def export_bureau(actor: Actor, bureau_id: int) -> bytes:
@@ -157,6 +168,15 @@ def export_bureau(actor: Actor, bureau_id: int) -> bytes:
         }
         zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
         record_export(s, bureau_id)
+        audit.record(
+            s,
+            actor,
+            "export.bureau",
+            bureau_id=bureau_id,
+            object_type="bureau",
+            object_id=bureau_id,
+            detail=f"{len(clients)} client(s)",
+        )
     return buffer.getvalue()
 
 
@@ -345,6 +365,15 @@ def import_client(actor: Actor, client_id: int, data: bytes) -> ImportResult:
             client = load_client(s, actor, client_id)
             guards.check_client_writable(s, client)
             _write(s, actor, client_id, result.items)
+            audit.record(
+                s,
+                actor,
+                "import.invoices",
+                object_type="client",
+                object_id=client_id,
+                detail=f"{len(result.items)} added, {result.skipped} already here",
+                **audit.of_client(client.bureau_id, client_id),
+            )
     except IntegrityError:
         raise Conflict("another import added some of these invoices meanwhile; retry") from None
     return ImportResult(created=len(result.items), skipped=result.skipped)
@@ -488,6 +517,15 @@ def import_bureau(actor: Actor, bureau_id: int, data: bytes) -> BureauImportResu
                 _write(s, actor, client.id, move.invoices.items)
                 invoices += len(move.invoices.items)
                 skipped += move.invoices.skipped
+            audit.record(
+                s,
+                actor,
+                "import.bureau",
+                bureau_id=bureau_id,
+                object_type="bureau",
+                object_id=bureau_id,
+                detail=f"{len(moves)} client(s), {created} new; {invoices} invoice(s)",
+            )
     except IntegrityError:
         raise Conflict("another import changed these clients meanwhile; retry") from None
     return BureauImportResult(

@@ -22,6 +22,7 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from integration.accounts.actor import Actor
+from integration.audit import service as audit
 from integration.core.db import transaction
 from integration.core.errors import FieldError, ValidationFailed
 from integration.invoices import sending
@@ -123,6 +124,15 @@ def submit_package(actor: Actor, client_id: int, data: bytes) -> list[Invoice]:
         ]
         s.add_all(rows)
         s.flush()
+        audit.record(
+            s,
+            actor,
+            "package.submitted",
+            object_type="package",
+            object_id=rows[0].id,
+            detail=f"{len(rows)} invoice(s): {', '.join(r.number for r in rows[:20])}",
+            **audit.of_client(client.bureau_id, client.id),
+        )
         enqueue_sending(s, client.id)
     return rows
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from integration.accounts.actor import Actor
 from integration.accounts.service import load_client
+from integration.audit import service as audit
 from integration.core.db import transaction
 from integration.core.errors import ValidationFailed
 from integration.invoices.models import Invoice
@@ -87,6 +88,17 @@ def client_register(actor: Actor, client_id: int, fmt: str, narrowed: InvoiceFil
     if fmt not in ("csv", "xlsx"):
         raise ValidationFailed.single("format", "csv or xlsx")
     rows = list(_rows(actor, client_id, narrowed))
+    with transaction() as s:
+        client = load_client(s, actor, client_id)
+        audit.record(
+            s,
+            actor,
+            "export.register",
+            object_type="client",
+            object_id=client_id,
+            detail=f"{len(rows)} invoice(s), {fmt}",
+            **audit.of_client(client.bureau_id, client_id),
+        )
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)

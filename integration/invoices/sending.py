@@ -28,6 +28,7 @@ from integration.credentials.connection import budget_for
 from integration.credentials.service import KsefRefused, access_token_for
 from integration.invoices.documents import read_upo
 from integration.invoices.models import Channel, Direction, Invoice, State
+from integration.invoices.service import record
 from integration.jobs import enqueue_after_commit, job_id
 from integration.ksef.budget import RateBudget, group_of
 from integration.ksef.client import InvoiceStatus
@@ -107,15 +108,33 @@ def _claim(
     return won
 
 
+# KSeF's (or the sending's) last word on an invoice, as the audit trail calls it
+_ENDINGS = {
+    State.REJECTED: ("invoice.rejected", "refused"),
+    State.FAILED: ("invoice.failed", "failed"),
+}
+
+
 def _set_state(ids: Sequence[int], from_state: State, to_state: State, **values: object) -> None:
+    """Move invoices on from ``from_state``; an ending goes into the audit trail with it."""
     if not ids:
         return
     with transaction() as s:
-        s.execute(
+        statement = (
             update(Invoice)
             .where(Invoice.id.in_(ids), Invoice.state == from_state)
             .values(state=to_state, updated_at=now(), **values)
         )
+        ending = _ENDINGS.get(to_state)
+        if ending is None:
+            s.execute(statement)
+            return
+        moved = s.execute(statement.returning(Invoice.id)).scalars().all()
+        for invoice in s.scalars(select(Invoice).where(Invoice.id.in_(moved))):
+            client = s.get(ClientCompany, invoice.client_id)
+            assert client is not None
+            detail = f"{invoice.number}: {invoice.error_description}"
+            record(s, None, client, ending[0], invoice, outcome=ending[1], detail=detail)
 
 
 def _reschedule_sending(client_id: int, first_id: int, attempt: int, delay: float) -> None:
@@ -426,7 +445,12 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
                 updated_at=now(),
             ),
         )
-        if won:  # the acceptance happens once, and so does its debit
+        if won:  # the acceptance happens once, and so does its debit, and its entry
+            client = s.get(ClientCompany, run.client_id)
+            accepted = s.get(Invoice, invoice_id)
+            assert client is not None
+            assert accepted is not None
+            record(s, None, client, "invoice.accepted", accepted)
             quota.debit(
                 s,
                 bureau_id=run.bureau_id,

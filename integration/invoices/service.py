@@ -19,6 +19,7 @@ from integration.accounts import guards
 from integration.accounts.actor import Actor
 from integration.accounts.models import ClientCompany, Role
 from integration.accounts.service import load_client
+from integration.audit import service as audit
 from integration.core.clock import now, today_in_poland
 from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -177,8 +178,35 @@ def submit(actor: Actor, client_id: int, xml: bytes) -> Invoice:
             invoice.error_description = BATCH_FOR_ATTACHMENT
         s.add(invoice)
         s.flush()
+        record(s, actor, client, "invoice.submitted", invoice)
         enqueue_sending(s, client.id)
     return invoice
+
+
+def record(
+    s: Session,
+    actor: Actor | None,
+    client: ClientCompany,
+    action: str,
+    invoice: Invoice,
+    *,
+    outcome: str = "ok",
+    detail: str = "",
+) -> None:
+    """An invoice's step in the audit trail (its number, and KSeF's where there is one)."""
+    said = detail or " ".join(
+        part for part in (invoice.number, invoice.ksef_number or "", invoice.channel.value) if part
+    )
+    audit.record(
+        s,
+        actor,
+        action,
+        object_type="invoice",
+        object_id=invoice.id,
+        outcome=outcome,
+        detail=said,
+        **audit.of_client(client.bureau_id, client.id),
+    )
 
 
 BATCH_FOR_ATTACHMENT = (
@@ -313,6 +341,7 @@ def retry(actor: Actor, client_id: int, invoice_id: int) -> Invoice:
             raise Conflict(f"only a failed invoice can be sent again; this one is {invoice.state}")
         invoice.state, invoice.updated_at = State.QUEUED, now()
         invoice.error_code, invoice.error_description = None, ""
+        record(s, actor, client, "invoice.retried", invoice)
         enqueue_sending(s, client_id)
     return invoice
 

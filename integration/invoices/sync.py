@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from integration.accounts.models import ClientCompany
+from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict
@@ -157,6 +158,16 @@ def sync_costs(client_id: int, attempt: int = 0) -> str:
         row.synced_until = max(reached, start)
         row.last_run_at, row.last_error = stamp, ""
         row.downloaded = (row.downloaded or 0) + window.stored
+        if window.stored:
+            audit.record(
+                s,
+                None,
+                "invoices.downloaded",
+                object_type="client",
+                object_id=client_id,
+                detail=f"{window.stored} cost invoice(s) from KSeF",
+                **audit.of_client(bureau_id, client_id),
+            )
     if window.end < stamp and reached >= window.end:  # a long gap: go on with the next span
         _again(client_id, attempt, 0)
     return f"stored {window.stored}"

@@ -28,6 +28,7 @@ from integration.accounts import validation as check
 from integration.accounts.actor import Actor
 from integration.accounts.models import Person, UserAccount
 from integration.accounts.secrets import hash_password, new_token
+from integration.audit import service as audit
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
@@ -162,6 +163,15 @@ def create_contract(
             paid=paid,
         )
         s.add(contract)
+        s.flush()
+        audit.record(
+            s,
+            actor,
+            "contract.created",
+            object_type="contract",
+            object_id=contract.id,
+            detail=f"{name} (NIP {contract.licensee_nip}), {seats} seats, {email}",
+        )
     return IssuedContract(contract, temporary)
 
 
@@ -317,6 +327,15 @@ def activate(actor: Actor, key: str) -> str:
                 seats=req.seats,
                 registration_key=registration,
             )
+        )
+        modules = ", ".join(req.modules.names())
+        audit.record(
+            s,
+            actor,
+            "installation.activated",
+            object_type="contract",
+            object_id=contract.id,
+            detail=f"installation {req.fingerprint[:16]}: {modules}",
         )
     return registration
 

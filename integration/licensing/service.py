@@ -26,6 +26,7 @@ from integration.accounts.models import (
     UserAccount,
 )
 from integration.accounts.service import load_client, member_emails
+from integration.audit import service as audit
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
@@ -161,6 +162,16 @@ def issue_licence(
         s.add(licence)
         if bureau_id is not None:
             _activate_subscription(s, bureau_id, licence)
+        s.flush()
+        audit.record(
+            s,
+            actor,
+            "licence.issued",
+            bureau_id=bureau_id,
+            object_type="licence",
+            object_id=licence.id,
+            detail=f"{kind_value.name.lower()} {plan_value.name.lower()}, {seats} seats",
+        )
     return licence
 
 
@@ -209,6 +220,15 @@ def enter_licence(actor: Actor, bureau_id: int, number: str) -> Licence:
             )
         licence.bureau_id, licence.entered_at = bureau_id, licence.entered_at or now()
         _activate_subscription(s, bureau_id, licence)
+        audit.record(
+            s,
+            actor,
+            "licence.entered",
+            bureau_id=bureau_id,
+            object_type="licence",
+            object_id=licence.id,
+            detail=numbers.format_number(licence.number),
+        )
     return licence
 
 
@@ -399,6 +419,15 @@ def decide(
         reg.updated_at = at
         s.flush()
         state = _state(client, reg, at, s.get(Subscription, client.bureau_id))
+        audit.record(
+            s,
+            actor,
+            f"registration.{action}",
+            object_type="client",
+            object_id=client_id,
+            detail=f"{client.name}: {state.state}",
+            **audit.of_client(client.bureau_id, client_id),
+        )
         return replace(state, summary=_seat_summary(s, client.bureau_id, at))
 
 
@@ -552,6 +581,16 @@ def start_trial(
                 trial_ends_at=at + TRIAL,
             )
         )
+        audit.record(
+            s,
+            None,
+            "trial.started",
+            bureau_id=bureau.id,
+            object_type="bureau",
+            object_id=bureau.id,
+            label=mail,
+            detail=f"{plan_value.name.lower()} until {at + TRIAL:%Y-%m-%d}",
+        )
         enqueue_after_commit(
             s,
             "integration.accounts.jobs.send_welcome_email",
@@ -572,6 +611,15 @@ def change_plan(actor: Actor, bureau_id: int, plan: str) -> None:
         if sub is None:
             raise NotFound("no subscription for this bureau")
         sub.plan, sub.updated_at = int(plan_value), now()
+        audit.record(
+            s,
+            actor,
+            "plan.changed",
+            bureau_id=bureau_id,
+            object_type="bureau",
+            object_id=bureau_id,
+            detail=plan_value.name.lower(),
+        )
 
 
 def record_export(s: Session, bureau_id: int) -> None:
@@ -606,6 +654,16 @@ def delete_trial_account(actor: Actor, bureau_id: int) -> None:
             )
         )
         client_ids = [c.id for c in clients]
+        audit.record(
+            s,
+            actor,
+            "trial.deleted",
+            bureau_id=bureau_id,
+            object_type="bureau",
+            object_id=bureau_id,
+            detail=f"{bureau.name}: {len(clients)} client(s)",
+        )
+        s.flush()
         s.expunge_all()  # plain DELETEs below; the schema cascades to every dependent row
         s.execute(delete(ClientCompany).where(ClientCompany.id.in_(client_ids)))
         s.execute(delete(Bureau).where(Bureau.id == bureau_id))

@@ -26,6 +26,7 @@ from integration.accounts import guards
 from integration.accounts.actor import Actor
 from integration.accounts.models import ClientCompany
 from integration.accounts.service import Page, load_client, paginate
+from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -89,8 +90,9 @@ def export(actor: Actor, client_id: int, kind: str, fmt: str) -> bytes:
     if fmt not in ("csv", "xlsx"):
         raise ValidationFailed.single("format", "csv or xlsx")
     with transaction() as s:
-        _client(s, actor, client_id, write=False)
+        client = _client(s, actor, client_id, write=False)
         rows = _rows(s, kind, client_id)
+        _audit(s, actor, client, "export.master_data", f"{kind} ({len(rows)} rows, {fmt})")
     header = COLUMNS[kind]
     if fmt == "csv":
         out = io.StringIO()
@@ -187,8 +189,28 @@ def import_file(actor: Actor, client_id: int, kind: str, fmt: str, data: bytes) 
         _client(s, actor, client_id, write=True)
     parsed = check_file(kind, fmt, data)
     with transaction() as s:
-        _client(s, actor, client_id, write=True)
-        return write_records(s, kind, client_id, parsed)
+        client = _client(s, actor, client_id, write=True)
+        result = write_records(s, kind, client_id, parsed)
+        _audit(
+            s,
+            actor,
+            client,
+            "import.master_data",
+            f"{kind}: {result.created} added, {result.updated} updated",
+        )
+        return result
+
+
+def _audit(s: Session, actor: Actor, client: ClientCompany, action: str, detail: str) -> None:
+    audit.record(
+        s,
+        actor,
+        action,
+        object_type="client",
+        object_id=client.id,
+        detail=detail,
+        **audit.of_client(client.bureau_id, client.id),
+    )
 
 
 def _validate(kind: str, cells: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
@@ -374,13 +396,14 @@ def add_record(actor: Actor, client_id: int, kind: str, values: Mapping[str, obj
     """A person enters a counterparty or product."""
     model = _model(kind)
     with transaction() as s:
-        _client(s, actor, client_id, write=True)
+        client = _client(s, actor, client_id, write=True)
         record = _checked(kind, _cells(kind, None, values))
         _clash(s, kind, client_id, record, None)
         row = model(client_id=client_id)
         _assign(row, record, "manual", now())
         s.add(row)
         s.flush()
+        _audit(s, actor, client, "master_data.added", f"{kind} #{row.id}: {row.name}")
     return row
 
 
@@ -389,18 +412,21 @@ def change_record(
 ) -> Record:
     """A person edits some fields of a row; the others stay."""
     with transaction() as s:
-        _client(s, actor, client_id, write=True)
+        client = _client(s, actor, client_id, write=True)
         row = _load(s, kind, client_id, record_id)
         record = _checked(kind, _cells(kind, row, values))
         _clash(s, kind, client_id, record, row.id)
         _assign(row, record, "manual", now())
+        _audit(s, actor, client, "master_data.changed", f"{kind} #{row.id}: {row.name}")
     return row
 
 
 def remove_record(actor: Actor, client_id: int, kind: str, record_id: int) -> None:
     with transaction() as s:
-        _client(s, actor, client_id, write=True)
-        s.delete(_load(s, kind, client_id, record_id))
+        client = _client(s, actor, client_id, write=True)
+        row = _load(s, kind, client_id, record_id)
+        s.delete(row)
+        _audit(s, actor, client, "master_data.removed", f"{kind} #{row.id}: {row.name}")
 
 
 # ---------------------------------------------------------------------------- learnt from invoices

@@ -20,6 +20,7 @@ from integration.accounts import guards
 from integration.accounts.actor import Actor
 from integration.accounts.models import ClientCompany
 from integration.accounts.service import load_client
+from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -146,8 +147,23 @@ def _record(
     )
     s.add(row)
     s.flush()
+    _audit(s, actor, row, "grant.requested", f"{display}: {rights}")
     _enqueue(s, "apply_grant", row.id, 0, grant_id=row.id)
     return row
+
+
+def _audit(s: Session, actor: Actor | None, row: Grant, action: str, detail: str) -> None:
+    client = s.get(ClientCompany, row.client_id)
+    audit.record(
+        s,
+        actor,
+        action,
+        object_type="grant",
+        object_id=row.id,
+        outcome="failed" if action == "grant.failed" else "ok",
+        detail=detail,
+        **audit.of_client(client.bureau_id if client else None, row.client_id),
+    )
 
 
 def grant(
@@ -211,26 +227,50 @@ def revoke(actor: Actor, client_id: int, grant_id: int) -> Grant:
             if row.state == GrantState.PENDING and row.operation_reference:
                 raise Conflict("KSeF is still processing this grant; revoke it in a moment")
             row.state, row.updated_at = GrantState.REVOKED, now()
+            _audit(s, actor, row, "grant.revoked", f"{row.grantee_name or row.grantee_value}")
             return row
         row.state, row.updated_at = GrantState.REVOKING, now()
+        _audit(s, actor, row, "grant.revoke_requested", row.grantee_name or row.grantee_value)
         _enqueue(s, "apply_grant", row.id, "revoke", grant_id=row.id)
     return row
 
 
 def request_pull(actor: Actor, client_id: int) -> None:
     with transaction() as s:
-        load_client(s, actor, client_id)
+        client = load_client(s, actor, client_id)
+        audit.record(
+            s,
+            actor,
+            "grants.read_requested",
+            object_type="client",
+            object_id=client_id,
+            **audit.of_client(client.bureau_id, client_id),
+        )
         _enqueue(s, "pull_grants", client_id, "asked", client_id=client_id, asked=True)
 
 
 # ---------------------------------------------------------------------------- jobs
+# What KSeF's verdict on a grant is called in the audit trail.
+_VERDICTS = {
+    GrantState.ACTIVE: "grant.applied",
+    GrantState.FAILED: "grant.failed",
+    GrantState.REVOKED: "grant.revoked",
+}
+
+
 def _set(grant_id: int, expected: GrantState, **values: object) -> None:
+    """Move a grant on from ``expected``; KSeF's verdict goes into the audit trail with it."""
     with transaction() as s:
-        s.execute(
+        moved = s.execute(
             update(Grant)
             .where(Grant.id == grant_id, Grant.state == expected)
             .values(updated_at=now(), **values)
-        )
+        ).rowcount  # type: ignore[attr-defined]
+        state = values.get("state")
+        verdict = _VERDICTS.get(state) if isinstance(state, GrantState) else None
+        row = s.get(Grant, grant_id) if moved and verdict else None
+        if row is not None and verdict is not None:
+            _audit(s, None, row, verdict, str(values.get("error") or row.grantee_name))
 
 
 def _again(grant_id: int, attempt: int, delay: float) -> str:
@@ -396,6 +436,8 @@ def _note_pull(s: Session, client_id: int, *, error: str = "", stopped: bool = F
 def _pull_failed(client_id: int, error: str, *, stopped: bool = False) -> None:
     with transaction() as s:
         _note_pull(s, client_id, error=error, stopped=stopped)
+        if stopped:
+            _audit_pull(s, client_id, "grants.read_refused", error, outcome="refused")
 
 
 def _pull_stopped(client_id: int) -> bool:
@@ -477,7 +519,23 @@ def pull_grants(client_id: int, asked: bool = False) -> str:
             )
             added += 1
         _note_pull(s, client_id)
+        if added or closed:
+            _audit_pull(s, client_id, "grants.pulled", f"added {added}, closed {closed}")
     return f"added {added}, closed {closed}"
+
+
+def _audit_pull(s: Session, client_id: int, action: str, detail: str, outcome: str = "ok") -> None:
+    client = s.get(ClientCompany, client_id)
+    audit.record(
+        s,
+        None,
+        action,
+        object_type="client",
+        object_id=client_id,
+        outcome=outcome,
+        detail=detail,
+        **audit.of_client(client.bureau_id if client else None, client_id),
+    )
 
 
 def pull_status(actor: Actor, client_id: int) -> GrantPull | None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from integration.accounts.actor import Actor
 from integration.accounts.models import Bureau, Role
 from integration.accounts.service import member_emails
+from integration.audit import service as audit
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
@@ -152,6 +153,15 @@ def top_up(actor: Actor, bureau_id: int, *, amount: int, reference: str) -> int:
             update(QuotaAccount)
             .where(QuotaAccount.bureau_id == bureau_id)
             .values(low_warned_at=None)
+        )
+        audit.record(
+            s,
+            actor,
+            "quota.top_up",
+            bureau_id=bureau_id,
+            object_type="package",
+            object_id=reference,
+            detail=f"+{amount} operations ({reference})",
         )
         return available(s, bureau_id)
 

@@ -733,4 +733,4 @@ def invoice_register(client_id: int, fmt: str) -> Response:
 
 
 # Pages of other areas add their routes to this blueprint (imported last: they import it).
-from integration.web import platform  # noqa: E402, F401
+from integration.web import audit, platform  # noqa: E402, F401

@@ -65,6 +65,8 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("licensing.ClientRegistration", "POST"): {"action": "register", "display_name": "Mine"},
     ("licensing.check_registration_status", "POST"): {},
     ("credentials.store_token", "POST"): {"token": "20260101-EC-0|nip-1234563218|ab"},
+    ("masterdata.counterparties_collection", "POST"): {"name": "Planted"},
+    ("masterdata.products_collection", "POST"): {"name": "Planted", "vat_rate": "23"},
 }
 # Non-JSON bodies: (content, content type)
 RAW_BODIES: dict[tuple[str, str], tuple[bytes, str, str]] = {
