@@ -9,12 +9,16 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from integration import demo
 from integration.accounts.actor import SYSTEM
+from integration.core.db import transaction
 from integration.credentials import service as credentials
 from integration.credentials.models import KsefCredential
 from integration.licensing import installation
+from integration.mail import deliverable_body
+from integration.mail.models import MailOutbox
 
 
 def register(app: Flask) -> None:
@@ -150,7 +154,8 @@ def register(app: Flask) -> None:
 
     group.add_command(ksef)
 
-    group.add_command(installation_commands)
+    for commands in (installation_commands, mail_commands):
+        group.add_command(commands)
     app.cli.add_command(group)
 
 
@@ -174,3 +179,23 @@ def show_status() -> None:
         click.echo(f"activated: modules {names}; {found.seats} seats")
     else:
         click.echo(f"read-only: {found.reason}")
+
+
+mail_commands = AppGroup("mail", help="The outbox: e-mails as they are to reach people.")
+
+
+@mail_commands.command("show")
+@click.option("--to", "recipient", required=True, help="the recipient's e-mail address")
+def show_mail(recipient: str) -> None:
+    """Print the e-mails to one address, one-time links included (for the operator)."""
+    with transaction() as s:
+        rows = s.scalars(
+            select(MailOutbox)
+            .where(MailOutbox.recipient == recipient.strip().lower())
+            .order_by(MailOutbox.id)
+        ).all()
+        for row in rows:
+            click.echo(f"--- {row.created_at:%Y-%m-%d %H:%M} {row.subject}")
+            click.echo(deliverable_body(row))
+    if not rows:
+        click.echo(f"no e-mail to {recipient}")
