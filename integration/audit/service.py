@@ -35,6 +35,16 @@ def of_client(bureau_id: int | None, client_id: int | None) -> Where:
     return {"bureau_id": bureau_id, "client_id": client_id}
 
 
+class Company(Protocol):
+    """A client company, as far as the trail needs to know it."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def bureau_id(self) -> int: ...
+
+
 class Who(Protocol):
     """The actor of a change, as the accounts domain knows it."""
 
@@ -88,6 +98,31 @@ def record(
     )
     s.add(entry)
     return entry
+
+
+def for_client(
+    s: Session,
+    who: Who | None,
+    action: str,
+    company: Company,
+    *,
+    object_type: str = "client",
+    object_id: object = None,
+    outcome: str = "ok",
+    detail: str = "",
+) -> AuditEntry:
+    """An entry of a client company's trail (its bureau's too); the object is the company
+    itself unless named."""
+    return record(
+        s,
+        who,
+        action,
+        object_type=object_type,
+        object_id=company.id if object_id is None else object_id,
+        outcome=outcome,
+        detail=detail,
+        **of_client(company.bureau_id, company.id),
+    )
 
 
 @dataclass(frozen=True)

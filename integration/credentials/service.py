@@ -76,15 +76,15 @@ def _audit(
     outcome: str = "ok",
     object_id: object = "",
 ) -> None:
-    audit.record(
+    audit.for_client(
         s,
         actor,
         action,
+        client,
         object_type="credential",
         object_id=object_id,
         outcome=outcome,
         detail=detail,
-        **audit.of_client(client.bureau_id, client.id),
     )
 
 

@@ -125,14 +125,12 @@ def export_client(actor: Actor, client_id: int) -> bytes:
     with transaction() as s:
         client = load_client(s, actor, client_id)
         data = _archive(s, client)
-        audit.record(
+        audit.for_client(
             s,
             actor,
             "export.invoices",
-            object_type="client",
-            object_id=client_id,
+            client,
             detail=f"{len(data)} bytes",
-            **audit.of_client(client.bureau_id, client_id),
         )
         return data
 
@@ -365,14 +363,12 @@ def import_client(actor: Actor, client_id: int, data: bytes) -> ImportResult:
             client = load_client(s, actor, client_id)
             guards.check_client_writable(s, client)
             _write(s, actor, client_id, result.items)
-            audit.record(
+            audit.for_client(
                 s,
                 actor,
                 "import.invoices",
-                object_type="client",
-                object_id=client_id,
+                client,
                 detail=f"{len(result.items)} added, {result.skipped} already here",
-                **audit.of_client(client.bureau_id, client_id),
             )
     except IntegrityError:
         raise Conflict("another import added some of these invoices meanwhile; retry") from None

@@ -124,14 +124,14 @@ def submit_package(actor: Actor, client_id: int, data: bytes) -> list[Invoice]:
         ]
         s.add_all(rows)
         s.flush()
-        audit.record(
+        audit.for_client(
             s,
             actor,
             "package.submitted",
+            client,
             object_type="package",
             object_id=rows[0].id,
             detail=f"{len(rows)} invoice(s): {', '.join(r.number for r in rows[:20])}",
-            **audit.of_client(client.bureau_id, client.id),
         )
         enqueue_sending(s, client.id)
     return rows

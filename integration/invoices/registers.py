@@ -90,14 +90,12 @@ def client_register(actor: Actor, client_id: int, fmt: str, narrowed: InvoiceFil
     rows = list(_rows(actor, client_id, narrowed))
     with transaction() as s:
         client = load_client(s, actor, client_id)
-        audit.record(
+        audit.for_client(
             s,
             actor,
             "export.register",
-            object_type="client",
-            object_id=client_id,
+            client,
             detail=f"{len(rows)} invoice(s), {fmt}",
-            **audit.of_client(client.bureau_id, client_id),
         )
     if fmt == "csv":
         out = io.StringIO()

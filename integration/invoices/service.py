@@ -197,15 +197,15 @@ def record(
     said = detail or " ".join(
         part for part in (invoice.number, invoice.ksef_number or "", invoice.channel.value) if part
     )
-    audit.record(
+    audit.for_client(
         s,
         actor,
         action,
+        client,
         object_type="invoice",
         object_id=invoice.id,
         outcome=outcome,
         detail=said,
-        **audit.of_client(client.bureau_id, client.id),
     )
 
 

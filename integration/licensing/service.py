@@ -419,14 +419,12 @@ def decide(
         reg.updated_at = at
         s.flush()
         state = _state(client, reg, at, s.get(Subscription, client.bureau_id))
-        audit.record(
+        audit.for_client(
             s,
             actor,
             f"registration.{action}",
-            object_type="client",
-            object_id=client_id,
+            client,
             detail=f"{client.name}: {state.state}",
-            **audit.of_client(client.bureau_id, client_id),
         )
         return replace(state, summary=_seat_summary(s, client.bureau_id, at))
 

@@ -92,7 +92,9 @@ def export(actor: Actor, client_id: int, kind: str, fmt: str) -> bytes:
     with transaction() as s:
         client = _client(s, actor, client_id, write=False)
         rows = _rows(s, kind, client_id)
-        _audit(s, actor, client, "export.master_data", f"{kind} ({len(rows)} rows, {fmt})")
+        audit.for_client(
+            s, actor, "export.master_data", client, detail=f"{kind} ({len(rows)} rows, {fmt})"
+        )
     header = COLUMNS[kind]
     if fmt == "csv":
         out = io.StringIO()
@@ -191,26 +193,14 @@ def import_file(actor: Actor, client_id: int, kind: str, fmt: str, data: bytes) 
     with transaction() as s:
         client = _client(s, actor, client_id, write=True)
         result = write_records(s, kind, client_id, parsed)
-        _audit(
+        audit.for_client(
             s,
             actor,
-            client,
             "import.master_data",
-            f"{kind}: {result.created} added, {result.updated} updated",
+            client,
+            detail=f"{kind}: {result.created} added, {result.updated} updated",
         )
         return result
-
-
-def _audit(s: Session, actor: Actor, client: ClientCompany, action: str, detail: str) -> None:
-    audit.record(
-        s,
-        actor,
-        action,
-        object_type="client",
-        object_id=client.id,
-        detail=detail,
-        **audit.of_client(client.bureau_id, client.id),
-    )
 
 
 def _validate(kind: str, cells: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
@@ -403,7 +393,9 @@ def add_record(actor: Actor, client_id: int, kind: str, values: Mapping[str, obj
         _assign(row, record, "manual", now())
         s.add(row)
         s.flush()
-        _audit(s, actor, client, "master_data.added", f"{kind} #{row.id}: {row.name}")
+        audit.for_client(
+            s, actor, "master_data.added", client, detail=f"{kind} #{row.id}: {row.name}"
+        )
     return row
 
 
@@ -417,7 +409,9 @@ def change_record(
         record = _checked(kind, _cells(kind, row, values))
         _clash(s, kind, client_id, record, row.id)
         _assign(row, record, "manual", now())
-        _audit(s, actor, client, "master_data.changed", f"{kind} #{row.id}: {row.name}")
+        audit.for_client(
+            s, actor, "master_data.changed", client, detail=f"{kind} #{row.id}: {row.name}"
+        )
     return row
 
 
@@ -426,7 +420,9 @@ def remove_record(actor: Actor, client_id: int, kind: str, record_id: int) -> No
         client = _client(s, actor, client_id, write=True)
         row = _load(s, kind, client_id, record_id)
         s.delete(row)
-        _audit(s, actor, client, "master_data.removed", f"{kind} #{row.id}: {row.name}")
+        audit.for_client(
+            s, actor, "master_data.removed", client, detail=f"{kind} #{row.id}: {row.name}"
+        )
 
 
 # ---------------------------------------------------------------------------- learnt from invoices

@@ -154,15 +154,16 @@ def _record(
 
 def _audit(s: Session, actor: Actor | None, row: Grant, action: str, detail: str) -> None:
     client = s.get(ClientCompany, row.client_id)
-    audit.record(
+    assert client is not None  # a grant goes with its client
+    audit.for_client(
         s,
         actor,
         action,
+        client,
         object_type="grant",
         object_id=row.id,
         outcome="failed" if action == "grant.failed" else "ok",
         detail=detail,
-        **audit.of_client(client.bureau_id if client else None, row.client_id),
     )
 
 
@@ -238,13 +239,11 @@ def revoke(actor: Actor, client_id: int, grant_id: int) -> Grant:
 def request_pull(actor: Actor, client_id: int) -> None:
     with transaction() as s:
         client = load_client(s, actor, client_id)
-        audit.record(
+        audit.for_client(
             s,
             actor,
             "grants.read_requested",
-            object_type="client",
-            object_id=client_id,
-            **audit.of_client(client.bureau_id, client_id),
+            client,
         )
         _enqueue(s, "pull_grants", client_id, "asked", client_id=client_id, asked=True)
 
@@ -526,15 +525,14 @@ def pull_grants(client_id: int, asked: bool = False) -> str:
 
 def _audit_pull(s: Session, client_id: int, action: str, detail: str, outcome: str = "ok") -> None:
     client = s.get(ClientCompany, client_id)
-    audit.record(
+    assert client is not None
+    audit.for_client(
         s,
         None,
         action,
-        object_type="client",
-        object_id=client_id,
+        client,
         outcome=outcome,
         detail=detail,
-        **audit.of_client(client.bureau_id if client else None, client_id),
     )
 
 

@@ -2,7 +2,9 @@
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -90,21 +92,30 @@ def test_read_scope_token_cannot_write(
     )
 
 
-def test_unknown_scope_is_refused_at_the_token_endpoint(
-    app: Flask, make_world: Callable[..., World], login: Callable[[str], FlaskClient]
+def _ask(app: Flask, created: Any, scope: str) -> Any:
+    """Ask the token endpoint for ``scope`` with the credentials of a created API client."""
+    return app.test_client().post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(created.json["client"]["client_id"], created.json["client_secret"]),
+    )
+
+
+@pytest.mark.parametrize("scope", ["root", "clients:read users:write"])
+def test_a_scope_unknown_or_not_held_is_refused_at_the_token_endpoint(
+    app: Flask, make_world: Callable[..., World], login: Callable[[str], FlaskClient], scope: str
 ) -> None:
     w = make_world()
     created = login(w.admin_email).post(
         f"/api/v1/bureaus/{w.bureau_id}/api-clients",
         json={"name": "ERP", "role": "accountant", "scopes": ["clients:read"]},
     )
-    r = app.test_client().post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "scope": "root"},
-        auth=(created.json["client"]["client_id"], created.json["client_secret"]),
-    )
+    r = _ask(app, created, scope)
     assert r.status_code == 400
     assert r.json["error"] == "invalid_scope"
+    granted = _ask(app, created, "clients:read")
+    assert granted.status_code == 200
+    assert granted.json["scope"] == "clients:read"
 
 
 def test_client_scoped_token_sees_only_its_company(

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskClient
 
 from integration.accounts.actor import SCOPES
 from integration.accounts.models import Role
@@ -109,28 +108,3 @@ def test_a_token_holding_the_declared_scope_passes_the_scope_check(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert r.status_code == 200, r.json
-
-
-def test_asking_for_a_scope_the_client_does_not_hold_is_invalid_scope(
-    app: Flask, make_world: Callable[..., World], login: Callable[[str], FlaskClient]
-) -> None:
-    w = make_world()
-    created = login(w.admin_email).post(
-        f"/api/v1/bureaus/{w.bureau_id}/api-clients",
-        json={"name": "ERP", "role": "accountant", "scopes": ["clients:read"]},
-    )
-    assert created.status_code == 201, created.json
-    r = app.test_client().post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "scope": "clients:read users:write"},
-        auth=(created.json["client"]["client_id"], created.json["client_secret"]),
-    )
-    assert r.status_code == 400
-    assert r.json["error"] == "invalid_scope"
-    granted = app.test_client().post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "scope": "clients:read"},
-        auth=(created.json["client"]["client_id"], created.json["client_secret"]),
-    )
-    assert granted.status_code == 200
-    assert granted.json["scope"] == "clients:read"

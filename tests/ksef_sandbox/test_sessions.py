@@ -63,6 +63,21 @@ class Seller:
             self.session, invoice_ref, access_token=self.access
         )
 
+    def close(self) -> Any:
+        """Close the session and wait until KSeF has judged it (200)."""
+        self.client.sessions.close_online_session(self.session, access_token=self.access)
+        return wait_for(
+            lambda: (
+                (
+                    s := self.client.sessions.get_session_status(
+                        self.session, access_token=self.access
+                    )
+                ).status.code
+                == 200
+                and s
+            )
+        )
+
     def raw(self, method: str, path: str, **kw: Any) -> httpx.Response:
         return httpx.request(
             method,
@@ -84,18 +99,7 @@ def test_the_upo_of_an_invoice_validates_against_the_ministrys_upo_schema(
     )
     doc = etree.fromstring(upo if isinstance(upo, bytes) else upo.content)
     assert schema.validate(doc), schema.error_log
-    seller.client.sessions.close_online_session(seller.session, access_token=seller.access)
-    session = wait_for(
-        lambda: (
-            (
-                s := seller.client.sessions.get_session_status(
-                    seller.session, access_token=seller.access
-                )
-            ).status.code
-            == 200
-            and s
-        )
-    )
+    session = seller.close()
     session_upo = seller.client.sessions.get_session_upo(
         seller.session, session.upo.pages[0].reference_number, access_token=seller.access
     )
@@ -130,18 +134,7 @@ def test_invoice_is_accepted_with_a_ksef_number_and_upos(sandbox: LiveSandbox) -
         == base64.b64encode(hashlib.sha256(xml).digest()).decode()
     )
 
-    seller.client.sessions.close_online_session(seller.session, access_token=seller.access)
-    session = wait_for(
-        lambda: (
-            (
-                s := seller.client.sessions.get_session_status(
-                    seller.session, access_token=seller.access
-                )
-            ).status.code
-            == 200
-            and s
-        )
-    )
+    session = seller.close()
     assert session.successful_invoice_count == 1
     page = session.upo.pages[0]
     session_upo = seller.client.sessions.get_session_upo(
