@@ -8,14 +8,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import delete
 
 from integration.core.db import db
 from integration.core.settings import Settings
 from integration.licensing import installation
 from integration.licensing.models import Installation
-from tests.conftest import PASSWORD, World, signed_in
+from tests.conftest import World, signed_in
 from tests.licensing.test_activation_and_trials import PUBLIC_KEY, _contract, _licensee
 
 VERIFY_KEY = base64.urlsafe_b64encode(PUBLIC_KEY).decode().rstrip("=")
@@ -42,15 +41,6 @@ def _installation(
     )
 
 
-def _signed_in(app: Flask, email: str) -> FlaskClient:
-    http = app.test_client()
-    assert (
-        http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code
-        == 204
-    )
-    return http
-
-
 def _registration_key(app: Flask, platform_admin: str, inst: Flask) -> str:
     with inst.app_context():
         key = installation.this_installation_key()
@@ -68,7 +58,7 @@ def test_without_a_registration_key_the_installation_is_read_only_and_says_why(
 ) -> None:
     w = make_world()
     inst = _installation(settings, make_app)
-    http = _signed_in(inst, w.admin_email)
+    http = signed_in(inst, w.admin_email)
     refused = http.patch(f"/api/v1/clients/{w.client_ids[0]}", json={"name": "Nowa"})
     assert refused.status_code == 409
     assert refused.json["type"].endswith("installation-not-activated")
@@ -91,7 +81,7 @@ def test_an_activated_installation_works_within_the_keys_modules_and_seats(
     registration = _registration_key(app, platform_admin, _installation(settings, make_app))
     installation.forget()
     inst = _installation(settings, make_app, registration)
-    http = _signed_in(inst, w.admin_email)
+    http = signed_in(inst, w.admin_email)
     assert (
         http.patch(f"/api/v1/clients/{w.client_ids[0]}", json={"name": "Nowa"}).status_code == 200
     )
@@ -132,7 +122,7 @@ def test_a_registration_key_of_another_installation_leaves_this_one_read_only(
         db.session.commit()
     installation.forget()
     inst = _installation(settings, make_app, registration)
-    http = _signed_in(inst, w.admin_email)
+    http = signed_in(inst, w.admin_email)
     refused = http.patch(f"/api/v1/clients/{w.client_ids[0]}", json={"name": "Nowa"})
     assert refused.status_code == 409
     assert "another installation" in refused.json["detail"]
