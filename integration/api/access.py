@@ -25,6 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 Kind = Literal["public", "signed_in", "people", "scopes"]
 ATTRIBUTE = "_delegat_access"
 API_PREFIXES = ("/api/",)
+DOCUMENT_BLUEPRINT = "api-docs"  # flask-smorest's, which serves /api/v1/openapi.json
 
 
 class PeopleOnly(Forbidden):
@@ -115,8 +116,8 @@ def enforce() -> None:
     """Before every API request: hold a bearer token to what its operation declares."""
     if request.endpoint is None or request.method == "OPTIONS":
         return
-    if not request.path.startswith(API_PREFIXES):
-        return
+    if not request.path.startswith(API_PREFIXES) or request.blueprint == DOCUMENT_BLUEPRINT:
+        return  # the OpenAPI document itself is for everyone
     if not has_bearer():
         _password_changed_first()
         return

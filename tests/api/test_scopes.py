@@ -42,6 +42,17 @@ def _url(path: str, w: World) -> str:
     return re.sub(r"\{(\w+)\}", value, path)
 
 
+def test_the_openapi_document_is_served_to_anyone_and_to_any_token(
+    app: Flask, make_world: Callable[..., World], make_token: Callable[..., str]
+) -> None:
+    w = make_world()
+    token = make_token(bureau_id=w.bureau_id, scopes="quota:read")
+    for headers in ({}, {"Authorization": f"Bearer {token}"}):
+        r = app.test_client().get("/api/v1/openapi.json", headers=headers)
+        assert r.status_code == 200, r.json
+        assert r.json["openapi"].startswith("3.")
+
+
 def test_every_api_operation_declares_who_may_call_it(app: Flask) -> None:
     operations = _operations(app)
     assert len(operations) >= 80
