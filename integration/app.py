@@ -67,10 +67,13 @@ class _Api(Api):  # type: ignore[misc]
         self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
 
-def _storable_text(self: Any, field: Any, **kwargs: Any) -> dict[str, str]:
-    """Every text field says what hygiene refuses: NUL, which no database stores."""
+def _storable_text(self: Any, field: Any, **kwargs: Any) -> dict[str, Any]:
+    """Every text field says what hygiene refuses (NUL, which no database stores); an amount
+    served as a string says so (and is taken as a string or a number)."""
     if isinstance(field, ma_fields.String) and "pattern" not in kwargs.get("ret", {}):
         return {"pattern": STORABLE_TEXT}
+    if isinstance(field, ma_fields.Decimal) and field.as_string:
+        return {"type": "string" if field.dump_only else ["string", "number"], "format": "decimal"}
     return {}
 
 

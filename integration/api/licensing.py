@@ -13,6 +13,7 @@ from marshmallow import Schema, fields, validate
 from integration.api.access import people_only, public, requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.docs import checked_beyond_the_schema, file_answer, file_body
+from integration.api.schemas import email, text
 from integration.core.errors import ValidationFailed
 from integration.invoices import archive
 from integration.licensing import activation
@@ -40,7 +41,7 @@ class RegistrationSchema(Schema):
     action = fields.String(
         required=True, validate=validate.OneOf(["register", "remind_later", "do_not_register"])
     )
-    display_name = fields.String(load_default=None)
+    display_name = text(load_default=None, allow_none=True)
 
 
 class IssueLicenceSchema(Schema):
@@ -53,11 +54,8 @@ class IssueLicenceSchema(Schema):
 
 class ContractSchema(Schema):
     licensee_nip = fields.String(required=True)
-    licensee_name = fields.String(required=True)
-    licensee_email = fields.String(
-        required=True,
-        metadata={"description": "the person who activates installations in the control panel"},
-    )
+    licensee_name = text(required=True)
+    licensee_email = email(required=True)
     modules = fields.List(fields.String(validate=validate.OneOf(MODULES)), required=True)
     seats = fields.Integer(required=True, validate=validate.Range(min=1, max=4095))
     paid = fields.Boolean(required=True)
@@ -69,10 +67,10 @@ class PlanSchema(Schema):
 
 class TrialSchema(Schema):
     bureau_nip = fields.String(required=True)
-    bureau_name = fields.String(required=True)
-    email = fields.String(required=True)
-    first_name = fields.String(required=True)
-    last_name = fields.String(required=True)
+    bureau_name = text(required=True)
+    email = email(required=True)
+    first_name = text(required=True, max_length=100)
+    last_name = text(required=True, max_length=100)
     plan = fields.String(required=True, validate=validate.OneOf(PLANS))
 
 

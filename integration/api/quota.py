@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from integration.api.access import people_only, requires
 from integration.api.auth import current_actor, require_json_for_session_writes
+from integration.api.schemas import text
 from integration.quota import service as quota
 
 blp = Blueprint(
@@ -44,8 +45,10 @@ class StatementArgs(Schema):
 
 class TopUpSchema(Schema):
     amount = fields.Integer(required=True, validate=validate.Range(min=1, max=quota.MAX_TOP_UP))
-    reference = fields.String(
-        required=True, metadata={"description": "the purchase (invoice or order) reference"}
+    reference = text(
+        required=True,
+        max_length=80,
+        metadata={"description": "the purchase (invoice or order) reference"},
     )
 
 

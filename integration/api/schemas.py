@@ -9,6 +9,22 @@ from marshmallow import INCLUDE, Schema, fields, validate
 from integration.accounts.actor import SCOPES
 from integration.accounts.models import Role
 
+# A text a person types: something besides spaces, and no NUL (what the services check).
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# The e-mail address the accounts domain accepts.
+EMAIL = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]{2,}$"
+
+
+def text(*, max_length: int = 200, **kwargs: Any) -> fields.String:
+    """A name or label: 1 to ``max_length`` characters, not only spaces."""
+    checks = [validate.Length(min=1, max=max_length), validate.Regexp(NOT_BLANK)]
+    return fields.String(validate=checks, **kwargs)
+
+
+def email(**kwargs: Any) -> fields.String:
+    checks = [validate.Length(max=254), validate.Regexp(EMAIL)]
+    return fields.String(validate=checks, metadata={"format": "email"}, **kwargs)
+
 
 class ProblemSchema(Schema):
     """RFC 9457: the members below, and extensions that say more (``errors``, ``reason``)."""
@@ -50,15 +66,15 @@ class BureauSchema(Schema):
 
 class BureauCreateSchema(Schema):
     nip = fields.String(required=True, metadata={"example": "5260250274"})
-    name = fields.String(required=True)
+    name = text(required=True)
 
 
 class NameUpdateSchema(Schema):
-    name = fields.String()
+    name = text()
 
 
 class ClientUpdateSchema(Schema):
-    name = fields.String()
+    name = text()
     client_may_send = fields.Boolean(
         metadata={"description": "the client's own people may send sales invoices (bureau only)"}
     )
@@ -79,7 +95,7 @@ class ClientSchema(Schema):
 
 class ClientCreateSchema(Schema):
     nip = fields.String(required=True)
-    name = fields.String(required=True)
+    name = text(required=True)
 
 
 BureauPageSchema = _page_of(BureauSchema, "BureauPage")
@@ -102,16 +118,16 @@ class MemberSchema(Schema):
 
 
 class UserCreateSchema(Schema):
-    email = fields.String(required=True)
-    first_name = fields.String(required=True)
-    last_name = fields.String(required=True)
+    email = email(required=True)
+    first_name = text(required=True, max_length=100)
+    last_name = text(required=True, max_length=100)
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     pesel = fields.String(load_default=None, allow_none=True)
 
 
 class UserUpdateSchema(Schema):
-    first_name = fields.String()
-    last_name = fields.String()
+    first_name = text(max_length=100)
+    last_name = text(max_length=100)
     role = fields.String(validate=validate.OneOf([r.value for r in Role]))
     is_active = fields.Boolean()
     pesel = fields.String()
@@ -132,7 +148,7 @@ class ApiClientSchema(Schema):
 
 
 class ApiClientCreateSchema(Schema):
-    name = fields.String(required=True)
+    name = text(required=True)
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     scopes = fields.List(
         fields.String(validate=validate.OneOf(sorted(SCOPES))),
