@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from integration.api.access import people_only, public, requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.docs import checked_beyond_the_schema, file_answer, file_body
-from integration.api.schemas import email, text
+from integration.api.schemas import email, flag, text
 from integration.core.errors import ValidationFailed
 from integration.invoices import archive
 from integration.licensing import activation
@@ -58,7 +58,7 @@ class ContractSchema(Schema):
     licensee_email = email(required=True)
     modules = fields.List(fields.String(validate=validate.OneOf(MODULES)), required=True)
     seats = fields.Integer(required=True, validate=validate.Range(min=1, max=4095))
-    paid = fields.Boolean(required=True)
+    paid = flag(required=True)
 
 
 class PlanSchema(Schema):

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.docs import checked_beyond_the_schema
+from integration.api.schemas import flag
 from integration.permissions import service as permissions
 
 blp = Blueprint(
@@ -51,7 +52,7 @@ class GrantCreateSchema(Schema):
     rights = fields.List(
         fields.String(validate=validate.OneOf(list(permissions.RIGHTS))), required=True
     )
-    can_delegate = fields.Boolean(load_default=False)
+    can_delegate = flag(load_default=False)
 
 
 class PulledSchema(Schema):

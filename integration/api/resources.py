@@ -202,7 +202,7 @@ def _tenant_routes(kind: str) -> None:
         def get(self, args: dict[str, int], tenant_id: int) -> accounts.Page[Any]:
             return accounts.list_users(current_actor(), tenant(tenant_id), **args)
 
-        @blp.arguments(s.UserCreateSchema)
+        @blp.arguments(s.for_tenant(s.UserCreateSchema, kind))
         @blp.response(201, s.MemberSchema)
         @checked_beyond_the_schema(
             "e-mail address", "PESEL checksum", "the roles of this kind of tenant"
@@ -218,7 +218,7 @@ def _tenant_routes(kind: str) -> None:
         def get(self, tenant_id: int, user_id: int) -> Any:
             return accounts.get_user(current_actor(), tenant(tenant_id), user_id)
 
-        @blp.arguments(s.UserUpdateSchema, required=False)
+        @blp.arguments(s.for_tenant(s.UserUpdateSchema, kind), required=False)
         @blp.response(200, s.MemberSchema)
         @checked_beyond_the_schema("PESEL checksum", "the roles of this kind of tenant")
         @requires("users:write")
@@ -232,7 +232,7 @@ def _tenant_routes(kind: str) -> None:
         def get(self, tenant_id: int) -> dict[str, Any]:
             return {"items": accounts.list_api_clients(current_actor(), tenant(tenant_id))}
 
-        @blp.arguments(s.ApiClientCreateSchema)
+        @blp.arguments(s.for_tenant(s.ApiClientCreateSchema, kind))
         @blp.response(201, s.ApiClientIssuedSchema)
         @checked_beyond_the_schema("the roles of this kind of tenant")
         @requires("users:write")

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from integration.accounts.actor import SCOPES
-from integration.accounts.models import Role
+from integration.accounts.models import BUREAU_ROLES, CLIENT_ROLES, Role
 
 # A text a person types: something besides spaces, and no NUL (what the services check).
 NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
@@ -24,6 +24,11 @@ def text(*, max_length: int = 200, **kwargs: Any) -> fields.String:
 def email(**kwargs: Any) -> fields.String:
     checks = [validate.Length(max=254), validate.Regexp(EMAIL)]
     return fields.String(validate=checks, metadata={"format": "email"}, **kwargs)
+
+
+def flag(**kwargs: Any) -> fields.Boolean:
+    """A yes/no field that takes JSON's true and false only, not 0, 1 or "yes"."""
+    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
 
 
 class ProblemSchema(Schema):
@@ -75,7 +80,7 @@ class NameUpdateSchema(Schema):
 
 class ClientUpdateSchema(Schema):
     name = text()
-    client_may_send = fields.Boolean(
+    client_may_send = flag(
         metadata={"description": "the client's own people may send sales invoices (bureau only)"}
     )
 
@@ -129,11 +134,21 @@ class UserUpdateSchema(Schema):
     first_name = text(max_length=100)
     last_name = text(max_length=100)
     role = fields.String(validate=validate.OneOf([r.value for r in Role]))
-    is_active = fields.Boolean()
+    is_active = flag()
     pesel = fields.String()
 
 
 MemberPageSchema = _page_of(MemberSchema, "MemberPage")
+
+
+def for_tenant(base: type[Schema], kind: str) -> type[Schema]:
+    """``base`` whose role is one of those of a bureau, or of a client company."""
+    roles = BUREAU_ROLES if kind == "bureau" else CLIENT_ROLES
+    role = fields.String(
+        required=base._declared_fields["role"].required,
+        validate=validate.OneOf(sorted(r.value for r in roles)),
+    )
+    return type(f"{kind.title()}{base.__name__}", (base,), {"role": role})
 
 
 # ---------------------------------------------------------------- API clients
