@@ -15,6 +15,11 @@ def send_queued(client_id: int, attempt: int = 0) -> str:
     return online if package == "idle" else f"{package}; {online}"
 
 
+def resume_sending(bureau_id: int) -> int:
+    """After a top-up: send what waited for the bureau's package."""
+    return sending.resume(bureau_id)
+
+
 def check_sent(client_id: int, attempt: int = 0) -> str:
     """Record what KSeF made of the client's sent invoices; then learn from the accepted."""
     package = packages.check_packages(client_id, attempt)

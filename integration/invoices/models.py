@@ -105,6 +105,8 @@ class Invoice(Base):
     # When its counterparty and lines were taken into the client's master data
     master_data_at: Mapped[datetime | None]
 
+    # One operation of the bureau's package is reserved for this invoice while it is sent
+    reserved: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     attempts: Mapped[int] = mapped_column(default=0)
     created_by_user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user_account.id", ondelete="SET NULL")

@@ -175,9 +175,7 @@ def _refused(claimed: list[int], exc: KsefError) -> str:
 
 def send_package(client_id: int, attempt: int = 0) -> str:
     """Send the client's queued package invoices in one KSeF batch session."""
-    claimed = sending._unpaid(
-        client_id, sending._claim(client_id, Channel.BATCH, MAX_PACKAGE_INVOICES)
-    )
+    claimed = sending._claim(client_id, Channel.BATCH, MAX_PACKAGE_INVOICES)
     if not claimed:
         return "idle"
     run = sending._begin(client_id, claimed, attempt)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import CursorResult, Update, func, select, update
+from sqlalchemy import CursorResult, Update, case, func, select, update
 from sqlalchemy.orm import Session
 
 from integration.accounts.models import ClientCompany
@@ -79,11 +79,22 @@ def _context(client_id: int) -> tuple[str, int] | None:
 
 
 # ---------------------------------------------------------------------------- sending
+WAITING = (
+    "waiting for the bureau's KSeF package to be topped up (czeka na doładowanie pakietu); "
+    "it is sent as soon as there is an operation for it"
+)
+
+
 def _claim(
     client_id: int, channel: Channel = Channel.ONLINE, limit: int | None = None
 ) -> list[int]:
+    """Claim queued invoices for sending, each with an operation of the package reserved for
+    it in the same transaction; what the package cannot pay for waits, saying so."""
     stamp = now()
     with transaction() as s:
+        client = s.get(ClientCompany, client_id)
+        if client is None:
+            return []
         ids = s.scalars(
             select(Invoice.id)
             .where(
@@ -95,17 +106,54 @@ def _claim(
             .order_by(Invoice.id)
             .limit(limit or MAX_PER_SESSION)
         ).all()
+        granted = quota.reserve(s, client.bureau_id, len(ids))
         won = []
-        for invoice_id in ids:
+        for invoice_id in ids[:granted]:
             claimed = _changed(
                 s,
                 update(Invoice)
                 .where(Invoice.id == invoice_id, Invoice.state == State.QUEUED)
-                .values(state=State.SENDING, attempts=Invoice.attempts + 1, updated_at=stamp),
+                .values(
+                    state=State.SENDING,
+                    reserved=True,
+                    attempts=Invoice.attempts + 1,
+                    error_description=case(
+                        (Invoice.error_description == WAITING, ""),
+                        else_=Invoice.error_description,
+                    ),
+                    updated_at=stamp,
+                ),
             )
             if claimed:
                 won.append(invoice_id)
+        quota.release(s, client.bureau_id, granted - len(won))
+        if ids[granted:]:
+            s.execute(
+                update(Invoice)
+                .where(Invoice.id.in_(ids[granted:]), Invoice.state == State.QUEUED)
+                .values(error_description=WAITING)
+            )
     return won
+
+
+def resume(bureau_id: int) -> int:
+    """After a top-up: start sending for every client of the bureau with invoices waiting."""
+    with transaction() as s:
+        waiting = s.scalars(
+            select(Invoice.client_id)
+            .join(ClientCompany, ClientCompany.id == Invoice.client_id)
+            .where(ClientCompany.bureau_id == bureau_id, Invoice.state == State.QUEUED)
+            .distinct()
+        ).all()
+        for client_id in waiting:
+            enqueue_after_commit(
+                s,
+                "integration.invoices.jobs.send_queued",
+                job_id=job_id("invoice-send", client_id, "topped-up", int(now().timestamp())),
+                queue="ksef",
+                client_id=client_id,
+            )
+    return len(waiting)
 
 
 # KSeF's (or the sending's) last word on an invoice, as the audit trail calls it
@@ -116,10 +164,14 @@ _ENDINGS = {
 
 
 def _set_state(ids: Sequence[int], from_state: State, to_state: State, **values: object) -> None:
-    """Move invoices on from ``from_state``; an ending goes into the audit trail with it."""
+    """Move invoices on from ``from_state``. Going back to the queue or ending unpaid gives
+    their package reservations back; an ending goes into the audit trail."""
     if not ids:
         return
     with transaction() as s:
+        returned = to_state in (State.QUEUED, State.REJECTED, State.FAILED)
+        if returned:
+            _release_reservations(s, ids, from_state)
         statement = (
             update(Invoice)
             .where(Invoice.id.in_(ids), Invoice.state == from_state)
@@ -135,6 +187,34 @@ def _set_state(ids: Sequence[int], from_state: State, to_state: State, **values:
             assert client is not None
             detail = f"{invoice.number}: {invoice.error_description}"
             record(s, None, client, ending[0], invoice, outcome=ending[1], detail=detail)
+
+
+def _release_reservations(s: Session, ids: Sequence[int], from_state: State) -> None:
+    """Free the reservations of those of ``ids`` still in ``from_state``, package by package.
+
+    The package's row is locked before the invoices', the order a claim takes them in."""
+    bureaus = s.execute(
+        select(ClientCompany.bureau_id, func.count())
+        .join(Invoice, Invoice.client_id == ClientCompany.id)
+        .where(Invoice.id.in_(ids), Invoice.state == from_state, Invoice.reserved.is_(True))
+        .group_by(ClientCompany.bureau_id)
+    ).all()
+    for bureau_id, _ in bureaus:
+        quota.lock(s, bureau_id)
+    held = s.execute(
+        select(Invoice.id, ClientCompany.bureau_id)
+        .join(ClientCompany, ClientCompany.id == Invoice.client_id)
+        .where(Invoice.id.in_(ids), Invoice.state == from_state, Invoice.reserved.is_(True))
+        .with_for_update(of=Invoice)
+    ).all()
+    if not held:
+        return
+    s.execute(update(Invoice).where(Invoice.id.in_([i for i, _ in held])).values(reserved=False))
+    per_bureau: dict[int, int] = {}
+    for _, bureau_id in held:
+        per_bureau[bureau_id] = per_bureau.get(bureau_id, 0) + 1
+    for bureau_id, count in per_bureau.items():
+        quota.release(s, bureau_id, count)
 
 
 def _reschedule_sending(client_id: int, first_id: int, attempt: int, delay: float) -> None:
@@ -200,24 +280,6 @@ def _start(client_id: int, attempt: int, *, settling: bool = False) -> _Run | st
     return _Run(client_id, bureau_id, attempt, context, access, budget_for(context, access))
 
 
-def _unpaid(client_id: int, claimed: list[int]) -> list[int]:
-    """Fail what the bureau's package cannot pay for; return the rest."""
-    found = _context(client_id)
-    if found is None:
-        return claimed
-    with transaction() as s:
-        left = max(quota.available(s, found[1]), 0)
-    if left >= len(claimed):
-        return claimed
-    _set_state(
-        claimed[left:],
-        State.SENDING,
-        State.FAILED,
-        error_description="the bureau's KSeF package is used up; top it up and send again",
-    )
-    return claimed[:left]
-
-
 def _begin(client_id: int, claimed: list[int], attempt: int) -> _Run | str:
     """The run that sends ``claimed``, or why not (then the rows are failed or queued again)."""
     try:
@@ -236,7 +298,7 @@ def _begin(client_id: int, claimed: list[int], attempt: int) -> _Run | str:
 
 def send_queued(client_id: int, attempt: int = 0) -> str:
     """Send every queued sales invoice of the client in one online session."""
-    claimed = _unpaid(client_id, _claim(client_id))
+    claimed = _claim(client_id)
     if not claimed:
         return "idle"
     run = _begin(client_id, claimed, attempt)
@@ -431,12 +493,16 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
         )
         return
     with transaction() as s:
+        held = bool(s.scalar(select(Invoice.reserved).where(Invoice.id == invoice_id)))
+        if held:
+            quota.lock(s, run.bureau_id)
         won = _changed(
             s,
             update(Invoice)
             .where(Invoice.id == invoice_id, Invoice.state == State.PROCESSING)
             .values(
                 state=State.ACCEPTED,
+                reserved=False,
                 ksef_number=number,
                 acquired_at=status.acquired_at,
                 upo=upo,
@@ -457,6 +523,7 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
                 client_id=run.client_id,
                 operation_key=f"send:{invoice_id}",
                 kind="send",
+                reserved=held,
             )
 
 
@@ -495,12 +562,12 @@ def reconcile() -> dict[str, int]:
     stale = stamp - STUCK_AFTER
     counts = {"send": 0, "check": 0, "requeued": 0}
     with transaction() as s:
-        counts["requeued"] = _changed(
-            s,
-            update(Invoice)
-            .where(Invoice.state == State.SENDING, Invoice.updated_at < stale)
-            .values(state=State.QUEUED, session_reference=None, updated_at=stamp),
-        )
+        stuck = s.scalars(
+            select(Invoice.id).where(Invoice.state == State.SENDING, Invoice.updated_at < stale)
+        ).all()
+    _set_state(stuck, State.SENDING, State.QUEUED, session_reference=None)
+    counts["requeued"] = len(stuck)
+    with transaction() as s:
         for client_id, first in s.execute(
             select(Invoice.client_id, func.min(Invoice.id))
             .where(Invoice.state == State.QUEUED)

@@ -192,11 +192,18 @@ def _download(window: _Window) -> None:
         for row in found.invoices:
             if _known(window.client_id, row.ksef_number):
                 continue
-            with transaction() as s:
-                quota.require_available(s, window.bureau_id)
-            window.take("GET", f"/invoices/ksef/{row.ksef_number}")
-            xml = ksef.download_invoice(row.ksef_number, access_token=window.access)
-            window.stored += _store(window, row, xml)
+            with transaction() as s:  # the download's operation is set aside first
+                if not quota.reserve(s, window.bureau_id, 1):
+                    quota.require_available(s, window.bureau_id)  # says how many are left
+            try:  # stored, the reservation is paid; otherwise it is given back
+                window.take("GET", f"/invoices/ksef/{row.ksef_number}")
+                xml = ksef.download_invoice(row.ksef_number, access_token=window.access)
+                stored = _store(window, row, xml)
+            except BaseException:
+                with transaction() as s:
+                    quota.release(s, window.bureau_id, 1)
+                raise
+            window.stored += stored
         if found.is_truncated and found.invoices:
             cursor = found.invoices[-1].permanent_storage_date or cursor
             page = 0
@@ -227,6 +234,7 @@ def _store(window: _Window, row: InvoiceMetadata, xml: bytes) -> int:
                 Invoice.client_id == client_id, Invoice.ksef_number == row.ksef_number
             )
         ):
+            quota.release(s, window.bureau_id, 1)
             return 0
         stamp = now()
         s.add(
@@ -260,6 +268,7 @@ def _store(window: _Window, row: InvoiceMetadata, xml: bytes) -> int:
             client_id=client_id,
             operation_key=f"download:{client_id}:{row.ksef_number}",
             kind="download",
+            reserved=True,
         )
     return 1
 

@@ -18,6 +18,9 @@ class QuotaAccount(Base):
         sa.ForeignKey("bureau.id", ondelete="CASCADE"), primary_key=True
     )
     balance: Mapped[int] = mapped_column(default=0)
+    # Operations set aside for work under way (an invoice being sent, a download); what is
+    # left to promise is balance - reserved, and the balance never goes below zero
+    reserved: Mapped[int] = mapped_column(default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=now)
     # When the bureau's admins were told the package runs low; a top-up clears it
     low_warned_at: Mapped[datetime | None]

@@ -1,18 +1,22 @@
-"""Debits and top-ups of a bureau's KSeF package.
+"""Reservations, debits and top-ups of a bureau's KSeF package.
 
-A debit is written in the caller's transaction, next to the state change it pays for (an
-accepted invoice, a stored cost invoice): the ledger row with its unique operation key goes in
-first, inside a savepoint, and only if that insert wins is the balance decremented by an
-atomic UPDATE. A retried job, a second worker or a replay after a crash hits the unique key
-and debits nothing.
+Work that will cost an operation (an invoice claimed for sending, a cost invoice about to be
+downloaded) first reserves it, under the account's row lock: at most what the balance does not
+already promise. What cannot be reserved waits. A debit is written in the caller's
+transaction, next to the state change it pays for, and consumes the reservation: the ledger
+row with its unique operation key goes in first, inside a savepoint, and only if that insert
+wins is the balance decremented by an atomic UPDATE. A retried job, a second worker or a
+replay after a crash hits the unique key and debits nothing. Work that ends unpaid (rejected,
+failed, put back) releases its reservation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +28,7 @@ from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.jobs import enqueue_after_commit, job_id
 from integration.mail import Message, backend_for, send
 from integration.quota.models import QuotaAccount, QuotaEntry
 
@@ -33,6 +38,11 @@ LOW_SHARE, LOW_FLOOR = 10, 20  # warn at 10 % of the last purchase, and never be
 
 class QuotaExhausted(Conflict):
     slug, title = "quota-exhausted", "The bureau's KSeF package is used up"
+
+
+def lock(s: Session, bureau_id: int) -> None:
+    """Lock the bureau's package for this transaction (before the invoices it pays for)."""
+    _account(s, bureau_id)
 
 
 def _account(s: Session, bureau_id: int) -> None:
@@ -56,8 +66,44 @@ def _account(s: Session, bureau_id: int) -> None:
 
 
 def available(s: Session, bureau_id: int) -> int:
-    balance = s.scalar(select(QuotaAccount.balance).where(QuotaAccount.bureau_id == bureau_id))
-    return balance if balance is not None else 0
+    """Operations the package can still promise: the balance less what is reserved."""
+    row = s.execute(
+        select(QuotaAccount.balance, QuotaAccount.reserved).where(
+            QuotaAccount.bureau_id == bureau_id
+        )
+    ).first()
+    return row[0] - row[1] if row is not None else 0
+
+
+def reserve(s: Session, bureau_id: int, wanted: int) -> int:
+    """Set aside up to ``wanted`` operations in the caller's transaction; how many were."""
+    if wanted <= 0:
+        return 0
+    _account(s, bureau_id)  # the row lock: concurrent reservations queue up here
+    granted = max(0, min(wanted, available(s, bureau_id)))
+    if granted:
+        s.execute(
+            update(QuotaAccount)
+            .where(QuotaAccount.bureau_id == bureau_id)
+            .values(reserved=QuotaAccount.reserved + granted),
+            execution_options={"synchronize_session": False},
+        )
+    return granted
+
+
+def release(s: Session, bureau_id: int, count: int) -> None:
+    """Give back ``count`` reserved operations (work that ended unpaid)."""
+    if count <= 0:
+        return
+    s.execute(
+        update(QuotaAccount)
+        .where(QuotaAccount.bureau_id == bureau_id)
+        .values(
+            reserved=case((QuotaAccount.reserved > count, QuotaAccount.reserved - count), else_=0),
+            updated_at=now(),
+        ),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def require_available(s: Session, bureau_id: int, needed: int = 1) -> None:
@@ -110,13 +156,21 @@ def _move(
     return True
 
 
-def debit(s: Session, *, bureau_id: int, client_id: int, operation_key: str, kind: str) -> bool:
+def debit(
+    s: Session,
+    *,
+    bureau_id: int,
+    client_id: int,
+    operation_key: str,
+    kind: str,
+    reserved: bool = False,
+) -> bool:
     """Pay one KSeF operation once; True if this call paid it, False if it was paid before.
 
-    The operation already happened in KSeF, so it is recorded even when the balance is spent
-    (it goes below zero); new work is refused by :func:`require_available` instead.
+    ``reserved``: the operation's reservation is consumed (or, if it was paid before,
+    released). An operation that happened in KSeF is recorded even without one.
     """
-    return _move(
+    paid = _move(
         s,
         bureau_id=bureau_id,
         client_id=client_id,
@@ -124,6 +178,9 @@ def debit(s: Session, *, bureau_id: int, client_id: int, operation_key: str, kin
         kind=kind,
         amount=-1,
     )
+    if reserved:
+        release(s, bureau_id, 1)
+    return paid
 
 
 def top_up(actor: Actor, bureau_id: int, *, amount: int, reference: str) -> int:
@@ -153,6 +210,13 @@ def top_up(actor: Actor, bureau_id: int, *, amount: int, reference: str) -> int:
             update(QuotaAccount)
             .where(QuotaAccount.bureau_id == bureau_id)
             .values(low_warned_at=None)
+        )
+        enqueue_after_commit(  # what waited for the package goes now
+            s,
+            "integration.invoices.jobs.resume_sending",
+            job_id=job_id("resume-sending", bureau_id, sha256(reference.encode()).hexdigest()[:16]),
+            queue="ksef",
+            bureau_id=bureau_id,
         )
         audit.record(
             s,

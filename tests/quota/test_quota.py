@@ -142,7 +142,7 @@ def test_cost_downloads_are_debited_once_per_invoice(
     assert _entries(app, f"download:{client_id}:") == 3
 
 
-def test_used_up_package_refuses_new_invoices_and_fails_what_it_cannot_pay(
+def test_a_used_up_package_never_overspends_and_what_it_cannot_pay_waits_for_a_top_up(
     app: Flask, make_world: Callable[..., World], connect_ksef: Connect, settle: Callable[[], int]
 ) -> None:
     w = make_world()
@@ -154,20 +154,23 @@ def test_used_up_package_refuses_new_invoices_and_fails_what_it_cannot_pay(
     ids = [_send(http, client_id, invoice_xml(nip, f"Q/{n}")) for n in range(3)]
     settle()
     with app.app_context():
-        states = dict(db.session.execute(select(Invoice.id, Invoice.state)).all())
-    assert [states[i] for i in ids].count(State.ACCEPTED) == 2
-    [failed] = [i for i in ids if states[i] == State.FAILED]
-    assert _balance(app, w.bureau_id) == 0
+        rows = {i.id: i for i in db.session.scalars(select(Invoice))}
+    assert [rows[i].state for i in ids].count(State.ACCEPTED) == 2
+    [waiting] = [i for i in ids if rows[i].state == State.QUEUED]
+    assert "topped up" in rows[waiting].error_description
+    assert _balance(app, w.bureau_id) == 0  # never below
     refused = post_xml(http, f"/api/v1/clients/{client_id}/invoices", invoice_xml(nip, "Q/9"))
     assert refused.status_code == 409  # type: ignore[attr-defined]
     assert refused.json["type"].endswith("quota-exhausted")  # type: ignore[attr-defined]
-    retry = http.post(f"/api/v1/clients/{client_id}/invoices/{failed}/retry", json={})
-    assert retry.status_code == 409
     fund(app, w.bureau_id, 5, reference="second package")
-    assert (
-        http.post(f"/api/v1/clients/{client_id}/invoices/{failed}/retry", json={}).status_code
-        == 202
-    )
+    settle()  # the top-up sends what waited, without anyone asking
+    with app.app_context():
+        done = db.session.get(Invoice, waiting)
+        assert done is not None
+        assert done.state == State.ACCEPTED
+        assert done.error_description == ""
+        assert done.reserved is False
+    assert _balance(app, w.bureau_id) == 4
 
 
 def test_only_the_platform_admin_tops_up_and_a_purchase_counts_once(

@@ -32,7 +32,7 @@ from integration.ksef_sandbox.cli import make_token
 from integration.ksef_sandbox.limits import Faults
 from integration.ksef_sandbox.state import Invoice as KsefInvoice
 from integration.quota import service as quota
-from integration.quota.models import QuotaEntry
+from integration.quota.models import QuotaAccount, QuotaEntry
 from tests.conftest import World, run_workers, worker_env
 from tests.invoices.conftest import client_nip, fund, invoice_xml
 
@@ -140,3 +140,63 @@ def test_two_workers_and_lost_answers_accept_each_invoice_once_and_pay_once(
         )
     assert accepted == INVOICES  # KSeF holds each once, whatever was resent
     assert {503, 504} <= set(injected)  # the faults did happen
+
+
+def _settled(service: Flask) -> bool:
+    """Nothing is being sent or judged (invoices waiting for a top-up may stay queued)."""
+    with service.app_context():
+        busy = (State.SENDING, State.PROCESSING)
+        return not db.session.scalar(
+            select(func.count()).select_from(Invoice).where(Invoice.state.in_(busy))
+        )
+
+
+def test_two_workers_never_overspend_a_nearly_empty_package(
+    settings: Settings,
+    make_app: Callable[..., Flask],
+    make_world: Callable[..., World],
+    redis: Redis,
+    faulty_sandbox: tuple[Flask, str, list[int]],
+) -> None:
+    """10 operations left, 50 invoices queued over two clients: 10 are sent, 40 wait."""
+    sandbox, url, _ = faulty_sandbox
+    w = make_world()
+    service = make_app(settings.replace(ksef_base_url=f"{url}/v2"))
+    fund(service, w.bureau_id, 10)
+    bureau = Actor(is_platform_admin=True)
+    store = sandbox.extensions["ksef_sandbox.store"]
+    with service.app_context():
+        for client_id in w.client_ids:
+            nip = client_nip(service, client_id)
+            _, secret = make_token(store, nip, ["InvoiceWrite"])
+            store_ksef_token(bureau, client_id, secret)
+            for n in range(25):
+                invoices.submit(bureau, client_id, invoice_xml(nip, f"E/{n}"))
+    env = worker_env(settings, url)
+    queue = Queue("ksef", connection=redis)
+    deadline = time.monotonic() + 150
+    while not _settled(service) or queue.count or ScheduledJobRegistry(queue=queue).count:
+        assert time.monotonic() < deadline, "the invoices did not settle"
+        run_workers(env)
+        time.sleep(0.3)
+
+    with service.app_context(), transaction() as s:
+        states = s.scalars(select(Invoice.state)).all()
+        waiting = s.scalars(
+            select(Invoice.error_description).where(Invoice.state == State.QUEUED)
+        ).all()
+        paid = s.scalar(
+            select(func.count()).select_from(QuotaEntry).where(QuotaEntry.kind == "send")
+        )
+        account = s.get(QuotaAccount, w.bureau_id)
+        assert account is not None
+        balance, reserved = account.balance, account.reserved
+    assert states.count(State.ACCEPTED) == 10
+    assert states.count(State.QUEUED) == 40
+    assert all(text == sending.WAITING for text in waiting)
+    assert (paid, balance, reserved) == (10, 0, 0)  # overspent by nothing
+    with store.session() as ks:
+        held = ks.scalar(
+            select(func.count()).select_from(KsefInvoice).where(KsefInvoice.status_code == 200)
+        )
+    assert held == 10
