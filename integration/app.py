@@ -21,7 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from integration import cli, models
 from integration.accounts import guards
 from integration.accounts.actor import SCOPE_DESCRIPTIONS
-from integration.api import access, headers, hygiene, oauth, problems, throttle
+from integration.api import access, headers, hygiene, idempotency, oauth, problems, throttle
 from integration.api import audit as api_audit
 from integration.api import credentials as api_credentials
 from integration.api import invoices as api_invoices
@@ -148,10 +148,11 @@ def create_app(
     oauth.init_app(app, settings.access_token_ttl_seconds)
     throttle.init_app(app, settings.redis_url)
     headers.init_app(app, secure_cookie=settings.session_cookie_secure)
-    api = _Api(app)
+    api = _Api(app, spec_kwargs={"extra_plugins": [idempotency.PostsTakeIdempotencyKeys()]})
     api.ma_plugin.converter.add_attribute_function(_storable_text)
     app.before_request(access.enforce)
     app.before_request(hygiene.reject_unstorable_text)
+    idempotency.init_app(app)
     api.register_blueprint(api_resources.blp)
     api.register_blueprint(api_system.blp)
     api.register_blueprint(api_licensing.blp)

@@ -57,6 +57,11 @@ def _enum(kind: type[StrEnum], name: str, length: int) -> sa.Enum:
     )
 
 
+OPEN_SALE = sa.text(
+    "direction = 'sales' AND state IN ('queued', 'sending', 'processing', 'accepted')"
+)
+
+
 class Invoice(Base):
     __tablename__ = "invoice"
     __table_args__ = (
@@ -65,6 +70,17 @@ class Invoice(Base):
         sa.Index("ix_invoice_state", "state", "updated_at"),
         # the bureau's counts by state: read from the index alone
         sa.Index("ix_invoice_client_states", "client_id", "direction", "state"),
+        # KSeF takes a number once per seller: while a sales invoice is open, it is the only
+        # one of its client with its type and number (a second submission at once is refused)
+        sa.Index(
+            "uq_invoice_open_number",
+            "client_id",
+            "invoice_type",
+            "number",
+            unique=True,
+            postgresql_where=OPEN_SALE,
+            sqlite_where=OPEN_SALE,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

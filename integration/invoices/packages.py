@@ -20,6 +20,7 @@ import zipfile
 from collections import defaultdict
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from integration.accounts.actor import Actor
 from integration.audit import service as audit
@@ -33,6 +34,7 @@ from integration.invoices.documents import (
 )
 from integration.invoices.models import Channel, Invoice, State
 from integration.invoices.service import (
+    DuplicateInvoice,
     client_for_sending,
     duplicate_problem,
     enqueue_sending,
@@ -122,8 +124,14 @@ def submit_package(actor: Actor, client_id: int, data: bytes) -> list[Invoice]:
         rows = [
             queued_sale(actor, client.id, summary, xml, Channel.BATCH) for _, xml, summary in files
         ]
-        s.add_all(rows)
-        s.flush()
+        try:
+            with s.begin_nested():
+                s.add_all(rows)
+                s.flush()
+        except IntegrityError:
+            raise DuplicateInvoice(
+                "an invoice of this package was submitted meanwhile; no invoice was queued"
+            ) from None
         audit.for_client(
             s,
             actor,
@@ -279,7 +287,10 @@ def _settle_package(
         elif status.pending:
             waiting = True
         else:
-            sending._settle(run, invoice_id, status, reference)
+            try:
+                sending.settle_alone(run, invoice_id, status, reference)
+            except sending.SettleFailed:
+                waiting = True  # asked again later; the package's other invoices go on
     if lost:  # the package as a whole failed (its key, its parts, its time): send it again
         sending._set_state(
             lost,

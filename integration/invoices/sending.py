@@ -440,20 +440,49 @@ def check_sent(client_id: int, attempt: int = 0) -> str:
             if status.pending:
                 waiting = True
                 continue
-            _settle(run, invoice_id, status, session_reference)
+            settle_alone(run, invoice_id, status, session_reference)
         except (_Later, KsefRateLimited, KsefUnavailable) as exc:
             delay = run.later(exc, "invoiceStatus")
             _schedule_check(client_id, marker, attempt + 1, delay)
             return "rescheduled"
+        except SettleFailed:
+            waiting = True  # that row is asked again later; the others go on
     if waiting:
         _schedule_check(client_id, marker, attempt + 1, _backoff(attempt))
         return "waiting"
     return "done"
 
 
+class SettleFailed(Exception):
+    """Recording one invoice's outcome failed; the others are recorded all the same."""
+
+
+def settle_alone(run: _Run, invoice_id: int, status: InvoiceStatus, reference: str) -> None:
+    """Record one invoice's outcome so that no fault of this row stops the rows after it."""
+    try:
+        _settle(run, invoice_id, status, reference)
+    except (_Later, KsefRateLimited, KsefUnavailable):
+        raise
+    except Exception as exc:
+        log.exception("recording the outcome of invoice %s failed", invoice_id)
+        raise SettleFailed(invoice_id) from exc
+
+
 def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference: str) -> None:
     if status.code == ACCEPTED and status.ksef_number:
         number, upo_session, note = status.ksef_number, session_reference, ""
+    elif status.code == DUPLICATE and (twin := _ours_already(run, invoice_id, status)):
+        _set_state(
+            [invoice_id],
+            State.PROCESSING,
+            State.REJECTED,
+            error_code=DUPLICATE,
+            error_description=(
+                f"a duplicate of invoice #{twin[0]}, which KSeF accepted as {twin[1]}: "
+                "the same invoice was submitted twice"
+            ),
+        )
+        return
     elif status.code == DUPLICATE and status.extensions.get("originalKsefNumber"):
         number = status.extensions["originalKsefNumber"]
         upo_session = status.extensions.get("originalSessionReferenceNumber") or session_reference
@@ -525,6 +554,22 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
                 kind="send",
                 reserved=held,
             )
+
+
+def _ours_already(run: _Run, invoice_id: int, status: InvoiceStatus) -> tuple[int, str] | None:
+    """(id, KSeF number) of another invoice of ours that KSeF's 440 names as the original."""
+    number = status.extensions.get("originalKsefNumber")
+    if not number:
+        return None
+    with transaction() as s:
+        other = s.scalar(
+            select(Invoice.id).where(
+                Invoice.client_id == run.client_id,
+                Invoice.ksef_number == number,
+                Invoice.id != invoice_id,
+            )
+        )
+    return (other, number) if other is not None else None
 
 
 def _same_document(run: _Run, invoice_id: int, number: str, upo: bytes | None) -> bool:

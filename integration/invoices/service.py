@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -176,8 +177,16 @@ def submit(actor: Actor, client_id: int, xml: bytes) -> Invoice:
         invoice = queued_sale(actor, client.id, summary, xml, _channel_for(s, client, summary))
         if summary.has_attachment:
             invoice.error_description = BATCH_FOR_ATTACHMENT
-        s.add(invoice)
-        s.flush()
+        try:
+            with s.begin_nested():  # a second submission at the same instant loses here
+                s.add(invoice)
+                s.flush()
+        except IntegrityError:
+            earlier = duplicate_problem(s, client.id, summary)
+            raise DuplicateInvoice(
+                earlier[0] if earlier else f"invoice {summary.number} is already on its way",
+                invoice_id=earlier[1] if earlier else None,
+            ) from None
         record(s, actor, client, "invoice.submitted", invoice)
         enqueue_sending(s, client.id)
     return invoice
@@ -341,6 +350,13 @@ def retry(actor: Actor, client_id: int, invoice_id: int) -> Invoice:
             raise Conflict(f"only a failed invoice can be sent again; this one is {invoice.state}")
         invoice.state, invoice.updated_at = State.QUEUED, now()
         invoice.error_code, invoice.error_description = None, ""
+        try:
+            with s.begin_nested():
+                s.flush()
+        except IntegrityError:
+            raise DuplicateInvoice(
+                f"invoice {invoice.number} was submitted again meanwhile and is on its way"
+            ) from None
         record(s, actor, client, "invoice.retried", invoice)
         enqueue_sending(s, client_id)
     return invoice

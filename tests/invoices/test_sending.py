@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+import threading
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -467,3 +468,70 @@ def test_invoices_queued_together_wait_in_one_job_and_the_rest_follow_up(
     states = [i["state"] for i in http.get(f"/api/v1/clients/{client_id}/invoices").json["items"]]
     assert states == ["accepted"] * 5
     assert ran < 15  # three sending jobs (2 + 2 + 1) and their checks
+
+
+def test_the_same_invoice_submitted_many_times_at_once_is_queued_once(
+    app: Flask, connected: Connected, make_token: Callable[..., str], settle: Callable[[], int]
+) -> None:
+    """An ERP retrying after a timeout: of each pair sent at the same instant one is queued,
+    the other refused as a duplicate, and every invoice settles."""
+    token = make_token(bureau_id=connected.world.bureau_id)
+    url = f"/api/v1/clients/{connected.client_id}/invoices"
+    answers: list[int] = []
+    lock = threading.Lock()
+
+    def submit(number: str, gate: threading.Barrier) -> None:
+        http = app.test_client()
+        gate.wait()
+        r = http.post(
+            url,
+            data=invoice_xml(connected.nip, number),
+            content_type="application/xml",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with lock:
+            answers.append(r.status_code)
+
+    for n in range(10):
+        gate = threading.Barrier(2)
+        pair = [threading.Thread(target=submit, args=(f"FV/PAIR/{n}", gate)) for _ in range(2)]
+        for thread in pair:
+            thread.start()
+        for thread in pair:
+            thread.join()
+    assert sorted(answers) == [202] * 10 + [409] * 10
+    settle()
+    items = http_items(connected)
+    assert len(items) == 10
+    assert {i["state"] for i in items} == {"accepted"}
+
+
+def http_items(connected: Connected) -> list[dict[str, Any]]:
+    return connected.http.get(  # type: ignore[no-any-return]
+        f"/api/v1/clients/{connected.client_id}/invoices?per_page=200"
+    ).json["items"]
+
+
+def test_one_invoice_whose_outcome_cannot_be_recorded_does_not_hold_up_the_others(
+    app: Flask, connected: Connected, settle: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        connected.send(f"FV/ISO/{n}")
+    items = http_items(connected)
+    poisoned = min(i["id"] for i in items)
+    real = sending._settle
+
+    def failing(run: Any, invoice_id: int, *args: Any) -> None:
+        if invoice_id == poisoned:
+            raise RuntimeError("a fault in recording this one")
+        real(run, invoice_id, *args)
+
+    monkeypatch.setattr(sending, "_settle", failing)
+    with pytest.raises(AssertionError, match="did not settle"):  # the bad row is asked again
+        settle(rounds=6)
+    states = {i["id"]: i["state"] for i in http_items(connected)}
+    assert states.pop(poisoned) == "processing"
+    assert set(states.values()) == {"accepted"}
+    monkeypatch.setattr(sending, "_settle", real)
+    settle()
+    assert {i["state"] for i in http_items(connected)} == {"accepted"}
