@@ -10,12 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import fields as ma_fields
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration import cli, models
@@ -48,6 +48,32 @@ from integration.web import views as web_views
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
+
+
+_RETRIED = "delegat.retried"
+
+
+class _App(Flask):
+    """Flask, where a read that lost its database connection is tried once more."""
+
+    def handle_user_exception(self, e: Exception) -> Any:
+        if (
+            isinstance(e, DBAPIError)
+            and problems.lost_connection(e)
+            and request.method in ("GET", "HEAD")
+            and not request.environ.get(_RETRIED)
+        ):
+            request.environ[_RETRIED] = True
+            log.warning("database connection lost during a read; trying it once more")
+            db.session.rollback()
+            db.session.remove()
+            request.environ.pop("delegat.actor", None)
+            try:
+                again = super().preprocess_request()
+                return again if again is not None else self.dispatch_request()
+            except Exception as second:  # answered as the first would have been
+                return super().handle_user_exception(second)
+        return super().handle_user_exception(e)
 
 
 class _Api(Api):  # type: ignore[misc]
@@ -85,7 +111,7 @@ def create_app(
     ``ksef_transport`` replaces the network for KSeF calls (tests mount the sandbox there).
     """
     settings = settings or Settings.from_env(os.environ)
-    app = Flask(__name__, static_folder=None)
+    app = _App(__name__, static_folder=None)
     app.url_map.converters["int"] = hygiene.IdConverter
     if settings.trusted_proxies:  # the caller's address (throttling, audit) is the proxy's word
         n = settings.trusted_proxies

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, json, render_template, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from integration.core.errors import DomainError
@@ -130,9 +131,32 @@ def handle_unexpected(exc: Exception) -> Response:
     )
 
 
+def handle_database_unreachable(exc: DBAPIError) -> Response:
+    """A dropped or refused database connection: the caller retries shortly (503), never 500."""
+    if not lost_connection(exc):
+        return handle_unexpected(exc)
+    log.warning("database connection lost (request %s): %s", request_id(), type(exc.orig))
+    return problem(
+        503,
+        "database-unavailable",
+        "The database cannot be reached",
+        "the service lost its database connection for a moment; nothing was saved, "
+        "send the request again shortly",
+        headers={"Retry-After": "2"},
+    )
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database connection failing (not a refused statement)."""
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DBAPIError, handle_database_unreachable)
     app.register_error_handler(Exception, handle_unexpected)
 
     @app.after_request
