@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import CursorResult, Update, case, func, select, update
@@ -259,6 +259,10 @@ class _Run:
         if wait:
             raise _Later(wait)
 
+    def streak(self, progressed: bool) -> _Run:
+        """The run whose back-off counts failures in a row: work done ends the streak."""
+        return replace(self, attempt=0) if progressed else self
+
     def later(self, exc: Exception, group: str) -> float:
         """Seconds to wait after ``exc`` (a full budget, a 429, an unavailable KSeF)."""
         if isinstance(exc, _Later) and exc.delay:
@@ -361,8 +365,9 @@ def _send_each(run: _Run, claimed: list[int], key: SessionKey, session_reference
             # next copy with 440 and the original KSeF number.
             rest = claimed[position:]
             _set_state(rest, State.SENDING, State.QUEUED, session_reference=None)
-            delay = run.later(exc, "invoiceSend")
-            _reschedule_sending(run.client_id, rest[0], run.attempt, delay)
+            streak = run.streak(progressed=position > 0)
+            delay = streak.later(exc, "invoiceSend")
+            _reschedule_sending(run.client_id, rest[0], streak.attempt, delay)
             return "partly-sent"
         except KsefError as exc:
             _set_state(
@@ -428,7 +433,7 @@ def check_sent(client_id: int, attempt: int = 0) -> str:
     run = _begin_check(client_id, marker, attempt)
     if isinstance(run, str):
         return run
-    waiting = False
+    waiting = settled = False
     for invoice_id, session_reference, reference in rows:
         if session_reference is None or reference is None:  # not possible in processing
             continue
@@ -441,14 +446,18 @@ def check_sent(client_id: int, attempt: int = 0) -> str:
                 waiting = True
                 continue
             settle_alone(run, invoice_id, status, session_reference)
+            settled = True
         except (_Later, KsefRateLimited, KsefUnavailable) as exc:
-            delay = run.later(exc, "invoiceStatus")
-            _schedule_check(client_id, marker, attempt + 1, delay)
+            streak = run.streak(progressed=settled)
+            _schedule_check(
+                client_id, marker, streak.attempt + 1, streak.later(exc, "invoiceStatus")
+            )
             return "rescheduled"
         except SettleFailed:
             waiting = True  # that row is asked again later; the others go on
     if waiting:
-        _schedule_check(client_id, marker, attempt + 1, _backoff(attempt))
+        streak = run.streak(progressed=settled)
+        _schedule_check(client_id, marker, streak.attempt + 1, _backoff(streak.attempt))
         return "waiting"
     return "done"
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, update
 
 from integration.core import clock
@@ -535,3 +536,42 @@ def test_one_invoice_whose_outcome_cannot_be_recorded_does_not_hold_up_the_other
     monkeypatch.setattr(sending, "_settle", real)
     settle()
     assert {i["state"] for i in http_items(connected)} == {"accepted"}
+
+
+def test_back_off_counts_failures_in_a_row_and_work_done_ends_the_streak(
+    app: Flask, ksef_sandbox: Flask, connected: Connected, run_jobs: Callable[[], int]
+) -> None:
+    """KSeF fails every third invoice sent: each job sends two, then waits a second, however
+    many faults came before (not 2, 4, 8 ... seconds)."""
+    for n in range(9):
+        connected.send(f"FV/STREAK/{n}")
+    inner = ksef_sandbox.wsgi_app
+    sent = [0]
+
+    def third_fails(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/invoices"):
+            sent[0] += 1
+            if sent[0] % 3 == 0:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [b"busy"]
+        return inner(environ, start_response)
+
+    ksef_sandbox.wsgi_app = third_fails  # type: ignore[method-assign]
+    attempts: list[int] = []
+    try:
+        with app.app_context():
+            queue = current_runtime().queue("ksef")
+            registry = ScheduledJobRegistry(queue=queue)
+            for _ in range(6):
+                run_jobs()
+                for scheduled in registry.get_job_ids():
+                    job = queue.fetch_job(scheduled)
+                    registry.remove(scheduled)
+                    assert job is not None
+                    if job.func_name.endswith("send_queued"):
+                        attempts.append(int(job.kwargs.get("attempt", 0)))
+                        queue.enqueue_job(job)
+    finally:
+        ksef_sandbox.wsgi_app = inner  # type: ignore[method-assign]
+    assert len(attempts) >= 3  # three faults, three follow-ups
+    assert set(attempts) == {1}  # each the first failure of its streak: 1, 1, 1, not 1, 2, 3
