@@ -18,11 +18,12 @@ from integration.credentials.service import access_token_for
 from integration.jobs import enqueue_after_commit, job_id
 from integration.jobs.runtime import current_runtime
 from integration.ksef.budget import LIMITS, RateBudget, group_of
-from integration.ksef.errors import KsefRateLimited
+from integration.ksef.errors import KsefRateLimited, KsefUnavailable
 from integration.ksef.runtime import current_client
 
 log = logging.getLogger(__name__)
 LIMITS_TTL = 3600
+FALLBACK_TTL = 60
 
 
 def budget_for(context: str, access_token: str) -> RateBudget:
@@ -33,9 +34,10 @@ def budget_for(context: str, access_token: str) -> RateBudget:
     if cached is None:
         try:
             limits = current_client().rate_limits(access_token=access_token) or LIMITS
-        except KsefRateLimited:
-            limits = LIMITS
-        redis.set(key, json.dumps(limits), ex=LIMITS_TTL)
+            kept = LIMITS_TTL
+        except (KsefRateLimited, KsefUnavailable):  # KSeF's published limits, asked again soon
+            limits, kept = LIMITS, FALLBACK_TTL
+        redis.set(key, json.dumps(limits), ex=kept)
     else:
         limits = {g: tuple(v) for g, v in json.loads(cached).items()}
     return RateBudget(redis, limits)

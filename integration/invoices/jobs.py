@@ -5,10 +5,13 @@ from __future__ import annotations
 from integration.invoices import digest, learning, packages, sending, sync
 
 
-def send_queued(client_id: int, attempt: int = 0) -> str:
-    """Send the client's queued sales invoices: packages in batch sessions, the rest online."""
-    package = packages.send_package(client_id, attempt)
-    online = sending.send_queued(client_id, attempt)
+def send_queued(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
+    """Send the client's queued sales invoices: packages in batch sessions, the rest online.
+
+    ``attempt`` numbers the job (its id); ``streak`` counts KSeF faults in a row (its wait).
+    """
+    package = packages.send_package(client_id, attempt, streak)
+    online = sending.send_queued(client_id, attempt, streak)
     waiting = {"rescheduled", "partly-sent", "unavailable"}
     if package not in waiting and online not in waiting:  # those come back by themselves
         sending.follow_up(client_id)
@@ -20,10 +23,10 @@ def resume_sending(bureau_id: int) -> int:
     return sending.resume(bureau_id)
 
 
-def check_sent(client_id: int, attempt: int = 0) -> str:
+def check_sent(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
     """Record what KSeF made of the client's sent invoices; then learn from the accepted."""
-    package = packages.check_packages(client_id, attempt)
-    online = sending.check_sent(client_id, attempt)
+    package = packages.check_packages(client_id, attempt, streak)
+    online = sending.check_sent(client_id, attempt, streak)
     learning.request(client_id)
     return online if package == "idle" else f"{package}; {online}"
 
@@ -33,9 +36,9 @@ def reconcile_invoices() -> dict[str, int]:
     return sending.reconcile()
 
 
-def sync_costs(client_id: int, attempt: int = 0) -> str:
+def sync_costs(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
     """Download the client's new cost invoices; then learn their suppliers."""
-    outcome = sync.sync_costs(client_id, attempt)
+    outcome = sync.sync_costs(client_id, attempt, streak)
     learning.request(client_id)
     return outcome
 

@@ -166,7 +166,8 @@ def _pack(claimed: list[int]) -> bytes:
 def _requeue(run: sending._Run, claimed: list[int], exc: Exception, group: str) -> str:
     """Nothing of the package is known to count: queue it again for a later job."""
     sending._set_state(claimed, State.SENDING, State.QUEUED, session_reference=None)
-    sending._reschedule_sending(run.client_id, claimed[0], run.attempt, run.later(exc, group))
+    delay = run.later(exc, group)
+    sending._reschedule_sending(run.client_id, claimed[0], run.attempt, delay, run.streak)
     return "rescheduled"
 
 
@@ -181,12 +182,12 @@ def _refused(claimed: list[int], exc: KsefError) -> str:
     return "failed"
 
 
-def send_package(client_id: int, attempt: int = 0) -> str:
+def send_package(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
     """Send the client's queued package invoices in one KSeF batch session."""
     claimed = sending._claim(client_id, Channel.BATCH, MAX_PACKAGE_INVOICES)
     if not claimed:
         return "idle"
-    run = sending._begin(client_id, claimed, attempt)
+    run = sending._begin(client_id, claimed, attempt, attempt if streak is None else streak)
     if isinstance(run, str):
         return run
     ksef = current_client()
@@ -234,7 +235,7 @@ def _statuses(run: sending._Run, reference: str) -> dict[str, InvoiceStatus]:
             return found
 
 
-def check_packages(client_id: int, attempt: int = 0) -> str:
+def check_packages(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
     """Follow the client's packages in KSeF; store KSeF numbers and UPOs, or the reasons."""
     with transaction() as s:
         rows = s.execute(
@@ -251,7 +252,7 @@ def check_packages(client_id: int, attempt: int = 0) -> str:
     if not sessions:
         return "idle"
     marker = next(iter(sessions))
-    run = sending._begin_check(client_id, marker, attempt)
+    run = sending._begin_check(client_id, marker, attempt, attempt if streak is None else streak)
     if isinstance(run, str):
         return run
     waiting = False
@@ -264,7 +265,8 @@ def check_packages(client_id: int, attempt: int = 0) -> str:
                 continue
             waiting |= _settle_package(run, reference, ids, session.code, session.description)
     except (sending._Later, KsefRateLimited, KsefUnavailable) as exc:
-        sending._schedule_check(client_id, marker, attempt + 1, run.later(exc, "sessionMisc"))
+        delay = run.later(exc, "sessionMisc")
+        sending._schedule_check(client_id, marker, attempt + 1, delay, run.streak + 1)
         return "rescheduled"
     if waiting:
         delay = min(CHECK_EVERY * (attempt + 1), float(sending.MAX_BACKOFF))

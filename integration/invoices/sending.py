@@ -217,7 +217,10 @@ def _release_reservations(s: Session, ids: Sequence[int], from_state: State) -> 
         quota.release(s, bureau_id, count)
 
 
-def _reschedule_sending(client_id: int, first_id: int, attempt: int, delay: float) -> None:
+def _reschedule_sending(
+    client_id: int, first_id: int, attempt: int, delay: float, streak: int | None = None
+) -> None:
+    """Send again later. ``attempt`` names the job (it only grows); ``streak`` sets its wait."""
     with transaction() as s:
         enqueue_after_commit(
             s,
@@ -227,10 +230,13 @@ def _reschedule_sending(client_id: int, first_id: int, attempt: int, delay: floa
             delay=timedelta(seconds=max(delay, 1.0)),
             client_id=client_id,
             attempt=attempt + 1,
+            streak=(attempt if streak is None else streak) + 1,
         )
 
 
-def _schedule_check(client_id: int, session_reference: str, attempt: int, delay: float) -> None:
+def _schedule_check(
+    client_id: int, session_reference: str, attempt: int, delay: float, streak: int | None = None
+) -> None:
     with transaction() as s:
         enqueue_after_commit(
             s,
@@ -240,6 +246,7 @@ def _schedule_check(client_id: int, session_reference: str, attempt: int, delay:
             delay=timedelta(seconds=max(delay, 1.0)),
             client_id=client_id,
             attempt=attempt,
+            streak=attempt if streak is None else streak,
         )
 
 
@@ -249,7 +256,8 @@ class _Run:
 
     client_id: int
     bureau_id: int
-    attempt: int
+    attempt: int  # names the job; it only grows
+    streak: int  # KSeF faults in a row; it sets the back-off
     context: str
     access: str
     budget: RateBudget
@@ -259,9 +267,9 @@ class _Run:
         if wait:
             raise _Later(wait)
 
-    def streak(self, progressed: bool) -> _Run:
+    def after(self, progressed: bool) -> _Run:
         """The run whose back-off counts failures in a row: work done ends the streak."""
-        return replace(self, attempt=0) if progressed else self
+        return replace(self, streak=0) if progressed else self
 
     def later(self, exc: Exception, group: str) -> float:
         """Seconds to wait after ``exc`` (a full budget, a 429, an unavailable KSeF)."""
@@ -271,23 +279,24 @@ class _Run:
             log.warning("KSeF answered 429 for %s; waiting %s s", self.context, exc.retry_after)
             self.budget.penalise(self.context, group, exc.retry_after)
             return float(exc.retry_after)
-        return _backoff(self.attempt)
+        return _backoff(self.streak)
 
 
-def _start(client_id: int, attempt: int, *, settling: bool = False) -> _Run | str:
+def _start(client_id: int, attempt: int, streak: int, *, settling: bool = False) -> _Run | str:
     """The run of a job, or why there is none: ``gone`` or the credentials' error text."""
     found = _context(client_id)
     if found is None:
         return "gone"
     context, bureau_id = found
     access = access_token_for(client_id, settling=settling)
-    return _Run(client_id, bureau_id, attempt, context, access, budget_for(context, access))
+    budget = budget_for(context, access)
+    return _Run(client_id, bureau_id, attempt, streak, context, access, budget)
 
 
-def _begin(client_id: int, claimed: list[int], attempt: int) -> _Run | str:
+def _begin(client_id: int, claimed: list[int], attempt: int, streak: int) -> _Run | str:
     """The run that sends ``claimed``, or why not (then the rows are failed or queued again)."""
     try:
-        run = _start(client_id, attempt)
+        run = _start(client_id, attempt, streak)
     except (Conflict, KsefRefused) as exc:
         _set_state(claimed, State.SENDING, State.FAILED, error_description=str(exc)[:2000])
         return "failed"
@@ -296,16 +305,16 @@ def _begin(client_id: int, claimed: list[int], attempt: int) -> _Run | str:
     if isinstance(run, str):
         _set_state(claimed, State.SENDING, State.QUEUED)
         if run != "gone":
-            _reschedule_sending(client_id, claimed[0], attempt, _backoff(attempt))
+            _reschedule_sending(client_id, claimed[0], attempt, _backoff(streak), streak)
     return run
 
 
-def send_queued(client_id: int, attempt: int = 0) -> str:
+def send_queued(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
     """Send every queued sales invoice of the client in one online session."""
     claimed = _claim(client_id)
     if not claimed:
         return "idle"
-    run = _begin(client_id, claimed, attempt)
+    run = _begin(client_id, claimed, attempt, attempt if streak is None else streak)
     if isinstance(run, str):
         return run
     ksef = current_client()
@@ -320,7 +329,9 @@ def send_queued(client_id: int, attempt: int = 0) -> str:
         )
     except (_Later, KsefRateLimited, KsefUnavailable) as exc:
         _set_state(claimed, State.SENDING, State.QUEUED)
-        _reschedule_sending(client_id, claimed[0], attempt, run.later(exc, "onlineSession"))
+        _reschedule_sending(
+            client_id, claimed[0], attempt, run.later(exc, "onlineSession"), run.streak
+        )
         return "rescheduled"
     except KsefError as exc:  # refused outright: rights, form code, a closed context
         _set_state(
@@ -365,9 +376,9 @@ def _send_each(run: _Run, claimed: list[int], key: SessionKey, session_reference
             # next copy with 440 and the original KSeF number.
             rest = claimed[position:]
             _set_state(rest, State.SENDING, State.QUEUED, session_reference=None)
-            streak = run.streak(progressed=position > 0)
-            delay = streak.later(exc, "invoiceSend")
-            _reschedule_sending(run.client_id, rest[0], streak.attempt, delay)
+            after = run.after(progressed=position > 0)
+            delay = after.later(exc, "invoiceSend")
+            _reschedule_sending(run.client_id, rest[0], run.attempt, delay, after.streak)
             return "partly-sent"
         except KsefError as exc:
             _set_state(
@@ -406,18 +417,18 @@ def follow_up(client_id: int) -> bool:
 
 
 # ---------------------------------------------------------------------------- outcome
-def _begin_check(client_id: int, marker: str, attempt: int) -> _Run | str:
+def _begin_check(client_id: int, marker: str, attempt: int, streak: int) -> _Run | str:
     """The run that asks KSeF about sent invoices, or why not (then a later check is due)."""
     try:
-        run = _start(client_id, attempt, settling=True)
+        run = _start(client_id, attempt, streak, settling=True)
     except (Conflict, KsefError):
         run = "unavailable"
     if run == "unavailable":
-        _schedule_check(client_id, marker, attempt + 1, _backoff(attempt + 3))
+        _schedule_check(client_id, marker, attempt + 1, _backoff(streak + 3), streak + 1)
     return run
 
 
-def check_sent(client_id: int, attempt: int = 0) -> str:
+def check_sent(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
     """Ask KSeF about the client's invoices in processing; store KSeF numbers and UPOs."""
     with transaction() as s:
         rows = s.execute(
@@ -430,7 +441,7 @@ def check_sent(client_id: int, attempt: int = 0) -> str:
     if not rows:
         return "idle"
     marker = rows[0][1] or "none"
-    run = _begin_check(client_id, marker, attempt)
+    run = _begin_check(client_id, marker, attempt, attempt if streak is None else streak)
     if isinstance(run, str):
         return run
     waiting = settled = False
@@ -448,16 +459,15 @@ def check_sent(client_id: int, attempt: int = 0) -> str:
             settle_alone(run, invoice_id, status, session_reference)
             settled = True
         except (_Later, KsefRateLimited, KsefUnavailable) as exc:
-            streak = run.streak(progressed=settled)
-            _schedule_check(
-                client_id, marker, streak.attempt + 1, streak.later(exc, "invoiceStatus")
-            )
+            after = run.after(progressed=settled)
+            delay = after.later(exc, "invoiceStatus")
+            _schedule_check(client_id, marker, attempt + 1, delay, after.streak + 1)
             return "rescheduled"
         except SettleFailed:
             waiting = True  # that row is asked again later; the others go on
     if waiting:
-        streak = run.streak(progressed=settled)
-        _schedule_check(client_id, marker, streak.attempt + 1, _backoff(streak.attempt))
+        after = run.after(progressed=settled)
+        _schedule_check(client_id, marker, attempt + 1, _backoff(after.streak), after.streak + 1)
         return "waiting"
     return "done"
 

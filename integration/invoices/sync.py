@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from integration.accounts.models import ClientCompany
 from integration.audit import service as audit
@@ -27,9 +28,10 @@ from integration.credentials.service import KsefRefused, access_token_for
 from integration.invoices.documents import sha256_b64
 from integration.invoices.models import CostSync, Direction, Invoice, Source, State
 from integration.jobs import enqueue_after_commit, job_id
+from integration.jobs.runtime import exclusive
 from integration.ksef.budget import RateBudget, group_of
 from integration.ksef.client import InvoiceMetadata
-from integration.ksef.errors import KsefError, KsefRateLimited
+from integration.ksef.errors import KsefError, KsefRateLimited, KsefUnavailable
 from integration.ksef.runtime import current_client
 from integration.licensing import service as licensing
 from integration.licensing.numbers import Module
@@ -38,6 +40,8 @@ from integration.quota.service import QuotaExhausted
 
 log = logging.getLogger(__name__)
 FIRST_SYNC = timedelta(days=90)
+MAX_WAIT = 300
+LOCK_FOR = timedelta(minutes=15)  # longer than any run; a killed run's lock lapses
 MAX_SPAN = timedelta(days=90)
 PAGE_SIZE = 250
 METADATA = "/invoices/query/metadata"
@@ -49,7 +53,8 @@ def _invoice_type(wire: str) -> str:
     return _CAMEL.sub("_", wire).upper() if wire else "VAT"
 
 
-def _again(client_id: int, attempt: int, delay: float) -> None:
+def _again(client_id: int, attempt: int, delay: float, streak: int) -> None:
+    """Run again later: ``attempt`` names the job (it only grows), ``streak`` sets its wait."""
     with transaction() as s:
         enqueue_after_commit(
             s,
@@ -59,6 +64,7 @@ def _again(client_id: int, attempt: int, delay: float) -> None:
             delay=timedelta(seconds=max(delay, 1.0)) if delay else None,
             client_id=client_id,
             attempt=attempt + 1,
+            streak=streak + 1,
         )
 
 
@@ -113,7 +119,22 @@ def _subject(client_id: int) -> tuple[str, int, datetime | None] | str:
         return client.nip, client.bureau_id, state.synced_until if state is not None else None
 
 
-def sync_costs(client_id: int, attempt: int = 0) -> str:
+def _backoff(attempt: int) -> float:
+    return float(min(2 ** min(attempt + 1, 9), MAX_WAIT))
+
+
+def sync_costs(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
+    """Download the client's new cost invoices; one run per client at a time.
+
+    ``streak`` counts KSeF faults in a row (the back-off); ``attempt`` only names the job.
+    """
+    with exclusive(f"cost-sync:{client_id}", LOCK_FOR) as mine:
+        if not mine:
+            return "busy"  # another run of this client is at it
+        return _sync(client_id, attempt, attempt if streak is None else streak)
+
+
+def _sync(client_id: int, attempt: int, streak: int) -> str:  # noqa: PLR0911 - one per answer
     stamp = now()
     subject = _subject(client_id)
     if isinstance(subject, str):
@@ -122,29 +143,33 @@ def sync_costs(client_id: int, attempt: int = 0) -> str:
     start = synced_until or stamp - FIRST_SYNC
     try:
         access = access_token_for(client_id)
+        budget = budget_for(context, access)
+    except (KsefUnavailable, KsefRateLimited) as exc:  # KSeF is busy or away: later
+        _record(client_id, last_run_at=stamp, last_error=str(exc)[:1000])
+        _again(client_id, attempt, _backoff(streak), streak)
+        return "unavailable"
     except (Conflict, KsefRefused, KsefError) as exc:
         _record(client_id, last_run_at=stamp, last_error=str(exc)[:1000])
         return "no-credentials"
     window = _Window(
-        client_id,
-        bureau_id,
-        context,
-        access,
-        budget_for(context, access),
-        start,
-        min(start + MAX_SPAN, stamp),
+        client_id, bureau_id, context, access, budget, start, min(start + MAX_SPAN, stamp)
     )
     try:
         _download(window)
     except _Pause as pause:
         _record(client_id, last_run_at=stamp)
-        _again(client_id, attempt, pause.delay)
+        _again(client_id, attempt, pause.delay, 0 if window.stored else streak)
         return "rescheduled"
     except KsefRateLimited as exc:
         window.budget.penalise(context, group_of("POST", METADATA), exc.retry_after)
         _record(client_id, last_run_at=stamp, last_error=str(exc)[:1000])
-        _again(client_id, attempt, exc.retry_after)
+        _again(client_id, attempt, exc.retry_after, 0 if window.stored else streak)
         return "rate-limited"
+    except KsefUnavailable as exc:  # what was stored stays; the mark waits for the rest
+        _record(client_id, last_run_at=stamp, last_error=str(exc)[:1000])
+        streak = 0 if window.stored else streak  # work done ends the streak
+        _again(client_id, attempt, _backoff(streak), streak)
+        return "unavailable"
     except (KsefError, QuotaExhausted) as exc:
         _record(client_id, last_run_at=stamp, last_error=str(exc)[:1000])
         log.warning("cost sync of client %s stopped: %s", client_id, exc)
@@ -157,7 +182,6 @@ def sync_costs(client_id: int, attempt: int = 0) -> str:
             s.add(row)
         row.synced_until = max(reached, start)
         row.last_run_at, row.last_error = stamp, ""
-        row.downloaded = (row.downloaded or 0) + window.stored
         if window.stored:
             audit.record(
                 s,
@@ -169,7 +193,7 @@ def sync_costs(client_id: int, attempt: int = 0) -> str:
                 **audit.of_client(bureau_id, client_id),
             )
     if window.end < stamp and reached >= window.end:  # a long gap: go on with the next span
-        _again(client_id, attempt, 0)
+        _again(client_id, attempt, 0, -1)
     return f"stored {window.stored}"
 
 
@@ -227,6 +251,15 @@ def _known(client_id: int, ksef_number: str) -> bool:
 
 def _store(window: _Window, row: InvoiceMetadata, xml: bytes) -> int:
     """Keep a downloaded invoice and pay its download, together or not at all."""
+    try:
+        return _keep(window, row, xml)
+    except IntegrityError:  # another run stored it at the same instant
+        with transaction() as s:
+            quota.release(s, window.bureau_id, 1)
+        return 0
+
+
+def _keep(window: _Window, row: InvoiceMetadata, xml: bytes) -> int:
     client_id = window.client_id
     with transaction() as s:
         if s.scalar(
@@ -262,6 +295,11 @@ def _store(window: _Window, row: InvoiceMetadata, xml: bytes) -> int:
             )
         )
         s.flush()
+        counted = s.get(CostSync, client_id, with_for_update=True)
+        if counted is None:
+            counted = CostSync(client_id=client_id, downloaded=0)
+            s.add(counted)
+        counted.downloaded = (counted.downloaded or 0) + 1  # counted with what it counts
         quota.debit(
             s,
             bureau_id=window.bureau_id,

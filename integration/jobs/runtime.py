@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from redis import Redis
+from redis.exceptions import LockError
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
@@ -84,14 +86,12 @@ class JobRuntime:
         )
         if existing is not None:
             status = existing.get_status(refresh=True)
-            if status in {
-                JobStatus.QUEUED,
-                JobStatus.STARTED,
-                JobStatus.SCHEDULED,
-                JobStatus.DEFERRED,
-            }:
+            waiting = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+            if status in waiting or (status == JobStatus.STARTED and not _abandoned(existing)):
                 log.debug("job %s already %s", pending.job_id, status)
                 return None
+            if status == JobStatus.STARTED:
+                log.warning("job %s was abandoned by its worker; enqueued again", pending.job_id)
             existing.delete()
         try:
             if pending.delay:
@@ -103,6 +103,41 @@ class JobRuntime:
             )
         except DuplicateJobError:
             return None
+
+
+@contextmanager
+def exclusive(name: str, ttl: timedelta) -> Iterator[bool]:
+    """Hold a Redis lock named ``name`` (True) or learn it is held elsewhere (False).
+
+    A lock only spares duplicate work; what must happen once is guarded by the database. A
+    holder that dies frees it after ``ttl``.
+    """
+    lock = (
+        current_runtime()
+        .redis()
+        .lock(f"delegat:lock:{name}", timeout=ttl.total_seconds(), blocking=False)
+    )
+    mine = bool(lock.acquire())
+    try:
+        yield mine
+    finally:
+        if mine:
+            with suppress(LockError):
+                lock.release()
+
+
+# A running job's worker beats its heart every 30 s; three missed beats and it is gone.
+ABANDONED_AFTER = timedelta(seconds=100)
+
+
+def _abandoned(job: Job) -> bool:
+    """Whether a job said to be running lost its worker (killed, its machine gone)."""
+    beat = job.last_heartbeat or job.started_at
+    if beat is None:
+        return False
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    return datetime.now(UTC) - beat > ABANDONED_AFTER
 
 
 def current_runtime() -> JobRuntime:

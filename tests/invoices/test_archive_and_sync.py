@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import zipfile
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from integration.core.db import db
 from integration.invoices import sync
 from integration.invoices.models import CostSync, Invoice
+from integration.jobs.runtime import current_runtime, exclusive
 from integration.ksef_sandbox.cli import issue_invoices
 from integration.ksef_sandbox.state import Invoice as KsefInvoice
 from integration.quota import service as quota
@@ -346,3 +348,51 @@ def test_only_a_bureau_admin_imports_a_bureau_and_garbage_is_refused(
     assert "not a ZIP" in json.dumps(garbage.json)
     stranger = signed_in(app, make_world().admin_email)
     assert _bureau_import(stranger, w.bureau_id, b"PK").status_code == 404
+
+
+def test_the_cost_download_survives_ksef_faults_and_completes_without_gap_or_duplicate(
+    app: Flask,
+    ksef_sandbox: Flask,
+    connected: Connected,
+    settle: Callable[[], int],
+) -> None:
+    store = sandbox_store(ksef_sandbox)
+    issued = issue_invoices(store, SUPPLIER, connected.nip, 6, store.now())
+    inner = ksef_sandbox.wsgi_app
+    downloads = [0]
+
+    def faulty(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ["PATH_INFO"]
+        busy = path.endswith("/rate-limits")
+        if environ["REQUEST_METHOD"] == "GET" and "/invoices/ksef/" in path:
+            downloads[0] += 1
+            busy = downloads[0] in (3, 5)
+        if busy:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"busy"]
+        return inner(environ, start_response)
+
+    with app.app_context():
+        current_runtime().redis().flushdb()  # no limits cached: they are asked for now
+    ksef_sandbox.wsgi_app = faulty  # type: ignore[method-assign]
+    try:
+        _sync(connected.admin, connected.client_id, settle)
+    finally:
+        ksef_sandbox.wsgi_app = inner  # type: ignore[method-assign]
+    costs = connected.admin.get(
+        f"/api/v1/clients/{connected.client_id}/invoices?direction=cost"
+    ).json["items"]
+    assert sorted(i["ksef_number"] for i in costs) == sorted(issued)  # no gap, no duplicate
+    with app.app_context():
+        state = db.session.get(CostSync, connected.client_id)
+        assert state is not None
+        assert (state.downloaded, state.last_error) == (6, "")
+    assert downloads[0] == 8  # two failed and were fetched again
+
+
+def test_one_cost_download_of_a_client_runs_at_a_time(app: Flask, connected: Connected) -> None:
+    with app.app_context():
+        with exclusive(f"cost-sync:{connected.client_id}", dt.timedelta(minutes=1)) as mine:
+            assert mine
+            assert sync.sync_costs(connected.client_id) == "busy"
+        assert sync.sync_costs(connected.client_id).startswith("stored")

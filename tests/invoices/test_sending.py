@@ -558,6 +558,8 @@ def test_back_off_counts_failures_in_a_row_and_work_done_ends_the_streak(
 
     ksef_sandbox.wsgi_app = third_fails  # type: ignore[method-assign]
     attempts: list[int] = []
+    streaks: list[int] = []
+    ids: list[str] = []
     try:
         with app.app_context():
             queue = current_runtime().queue("ksef")
@@ -570,8 +572,11 @@ def test_back_off_counts_failures_in_a_row_and_work_done_ends_the_streak(
                     assert job is not None
                     if job.func_name.endswith("send_queued"):
                         attempts.append(int(job.kwargs.get("attempt", 0)))
+                        streaks.append(int(job.kwargs.get("streak", 0)))
+                        ids.append(job.id)
                         queue.enqueue_job(job)
     finally:
         ksef_sandbox.wsgi_app = inner  # type: ignore[method-assign]
     assert len(attempts) >= 3  # three faults, three follow-ups
-    assert set(attempts) == {1}  # each the first failure of its streak: 1, 1, 1, not 1, 2, 3
+    assert set(streaks) == {1}  # each the first failure of its streak: 1, 1, 1, not 1, 2, 3
+    assert len(set(ids)) == len(ids)  # while every job has an id of its own

@@ -1,13 +1,14 @@
 """Jobs leave for Redis only after the commit; ids are deterministic; the worker runs them."""
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import flask_migrate
 import pytest
 from flask import Flask
 from redis import Redis
 from rq.job import Job
+from rq.utils import utcformat
 from sqlalchemy import select
 
 from integration.accounts.jobs import reconcile_welcome_emails
@@ -185,3 +186,44 @@ def test_reconciler_re_enqueues_a_lost_welcome_job(
         clock.install(previous)
     with app.app_context():
         assert db.session.scalar(select(MailOutbox.recipient)) == "lost@x.example"
+
+
+def _started(app: Flask, beat_age: timedelta) -> None:
+    """Leave job ``probe_9`` as a worker would that claimed it ``beat_age`` ago."""
+    with app.app_context():
+        enqueue_after_commit(
+            db.session,
+            "integration.accounts.jobs.reconcile_welcome_emails",
+            job_id=job_id("probe", 9),
+        )
+        db.session.commit()
+        redis = current_runtime().redis()
+        job = Job.fetch("probe_9", connection=redis)
+        current_runtime().queue("default").remove(job)
+        beat = utcformat(datetime.now(UTC) - beat_age)  # the worker's clock, not the app's
+        job.set_status("started")
+        redis.hset(job.key, mapping={"started_at": beat, "last_heartbeat": beat})
+
+
+def test_a_running_job_is_not_enqueued_again(app: Flask) -> None:
+    _started(app, timedelta(seconds=20))
+    with app.app_context():
+        enqueue_after_commit(
+            db.session,
+            "integration.accounts.jobs.reconcile_welcome_emails",
+            job_id=job_id("probe", 9),
+        )
+        db.session.commit()
+    assert _queued_ids(app) == []
+
+
+def test_a_job_whose_worker_died_is_enqueued_again(app: Flask) -> None:
+    _started(app, timedelta(minutes=10))  # no heartbeat for ten minutes: its worker is gone
+    with app.app_context():
+        enqueue_after_commit(
+            db.session,
+            "integration.accounts.jobs.reconcile_welcome_emails",
+            job_id=job_id("probe", 9),
+        )
+        db.session.commit()
+    assert _queued_ids(app) == ["probe_9"]
