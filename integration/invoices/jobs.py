@@ -31,6 +31,11 @@ def check_sent(client_id: int, attempt: int = 0, streak: int | None = None) -> s
     return online if package == "idle" else f"{package}; {online}"
 
 
+def recover_sending(client_id: int, session_reference: str) -> str:
+    """Settle what a dead job handed to KSeF in one session."""
+    return sending.recover(client_id, session_reference)
+
+
 def reconcile_invoices() -> dict[str, int]:
     """Periodic: re-enqueue invoice work whose job was lost."""
     return sending.reconcile()

@@ -123,6 +123,11 @@ class Invoice(Base):
 
     # One operation of the bureau's package is reserved for this invoice while it is sent
     reserved: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # While sending: the job's claim (its token and until when it holds) and the moment the
+    # invoice was handed to KSeF; a claim that lapses is taken back, the unhanded at once.
+    claim: Mapped[str | None] = mapped_column(sa.String(32))
+    lease_until: Mapped[datetime | None]
+    handed_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     created_by_user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user_account.id", ondelete="SET NULL")

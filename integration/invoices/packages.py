@@ -19,11 +19,12 @@ import logging
 import zipfile
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from integration.accounts.actor import Actor
 from integration.audit import service as audit
+from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import FieldError, ValidationFailed
 from integration.invoices import sending
@@ -165,21 +166,75 @@ def _pack(claimed: list[int]) -> bytes:
 
 def _requeue(run: sending._Run, claimed: list[int], exc: Exception, group: str) -> str:
     """Nothing of the package is known to count: queue it again for a later job."""
-    sending._set_state(claimed, State.SENDING, State.QUEUED, session_reference=None)
+    sending._set_state(
+        claimed, State.SENDING, State.QUEUED, claim=run.claim, session_reference=None
+    )
     delay = run.later(exc, group)
     sending._reschedule_sending(run.client_id, claimed[0], run.attempt, delay, run.streak)
     return "rescheduled"
 
 
-def _refused(claimed: list[int], exc: KsefError) -> str:
+def _refused(run: sending._Run, claimed: list[int], exc: KsefError) -> str:
     sending._set_state(
         claimed,
         State.SENDING,
         State.FAILED,
+        claim=run.claim,
         error_code=exc.code,
         error_description=f"KSeF refused the package: {exc}"[:2000],
     )
     return "failed"
+
+
+def _handed(run: sending._Run, claimed: list[int]) -> bool:
+    """Mark the package handed to KSeF: from its closing on, KSeF may process it."""
+    with transaction() as s:
+        stamp = now()
+        return bool(
+            sending._changed(
+                s,
+                update(Invoice)
+                .where(
+                    Invoice.id.in_(claimed),
+                    Invoice.state == State.SENDING,
+                    Invoice.claim == run.claim,
+                )
+                .values(handed_at=stamp, lease_until=stamp + sending.LEASE[Channel.BATCH]),
+            )
+        )
+
+
+def _hand_over(run: sending._Run, claimed: list[int]) -> str | None:
+    """Open a batch session, upload the package and close it: its reference, or None if the
+    claim was taken back on the way (a session never closed is dropped by KSeF)."""
+    ksef = current_client()
+    archive = _pack(claimed)
+    key = SessionKey.generate()
+    parts = [key.encrypt(archive[i : i + PART_BYTES]) for i in range(0, len(archive), PART_BYTES)]
+    run.take("POST", "/sessions/batch")
+    if not sending._hold(run, claimed):
+        return None
+    public = ksef.public_key("SymmetricKeyEncryption")
+    reference, uploads = ksef.open_batch_session(
+        access_token=run.access,
+        file_size=len(archive),
+        file_hash=sha256_b64(archive),
+        parts=[(len(part), sha256_b64(part)) for part in parts],
+        encrypted_key=b64(rsa_oaep_encrypt(public.certificate, key.key)),
+        iv=b64(key.iv),
+    )
+    sending._set_state(
+        claimed, State.SENDING, State.SENDING, claim=run.claim, session_reference=reference
+    )
+    for upload, part in zip(uploads, parts, strict=True):
+        if not sending._hold(run, claimed):
+            return None
+        ksef.upload_part(upload, part)
+    run.take("POST", f"/sessions/batch/{reference}/close")
+    if not _handed(run, claimed):
+        return None
+    ksef.close_batch_session(reference, access_token=run.access)
+    return reference
 
 
 def send_package(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
@@ -190,33 +245,17 @@ def send_package(client_id: int, attempt: int = 0, streak: int | None = None) ->
     run = sending._begin(client_id, claimed, attempt, attempt if streak is None else streak)
     if isinstance(run, str):
         return run
-    ksef = current_client()
-    archive = _pack(claimed)
-    key = SessionKey.generate()
-    parts = [key.encrypt(archive[i : i + PART_BYTES]) for i in range(0, len(archive), PART_BYTES)]
     try:
-        run.take("POST", "/sessions/batch")
-        public = ksef.public_key("SymmetricKeyEncryption")
-        reference, uploads = ksef.open_batch_session(
-            access_token=run.access,
-            file_size=len(archive),
-            file_hash=sha256_b64(archive),
-            parts=[(len(part), sha256_b64(part)) for part in parts],
-            encrypted_key=b64(rsa_oaep_encrypt(public.certificate, key.key)),
-            iv=b64(key.iv),
-        )
-        sending._set_state(claimed, State.SENDING, State.SENDING, session_reference=reference)
-        for upload, part in zip(uploads, parts, strict=True):
-            ksef.upload_part(upload, part)
-        run.take("POST", f"/sessions/batch/{reference}/close")
-        ksef.close_batch_session(reference, access_token=run.access)
+        reference = _hand_over(run, claimed)
     except (sending._Later, KsefRateLimited, KsefUnavailable, ValueError) as exc:
         # An unclosed session is dropped by KSeF; had it been closed after all, the next
         # copy is answered with 440 and the original KSeF numbers.
         return _requeue(run, claimed, exc, "batchSession")
     except KsefError as exc:  # refused outright: rights, form code, sizes, missing parts
-        return _refused(claimed, exc)
-    sending._set_state(claimed, State.SENDING, State.PROCESSING)
+        return _refused(run, claimed, exc)
+    if reference is None:
+        return "taken-back"
+    sending._set_state(claimed, State.SENDING, State.PROCESSING, claim=run.claim)
     sending._schedule_check(client_id, reference, 0, CHECK_EVERY)
     return f"package of {len(claimed)}"
 

@@ -4,20 +4,25 @@ State machine (every step a conditional UPDATE, so two workers never both win):
 ``queued → sending`` (claimed by a job) ``→ processing`` (KSeF gave an invoice reference)
 ``→ accepted`` (KSeF number and UPO stored) or ``rejected`` (KSeF's code and reason).
 
-A crash between sending and recording leaves a row in ``sending``; the reconciler queues it
-again, and KSeF answers the second copy with 440 "duplicate" naming the original KSeF number,
-which is recorded as the acceptance it is. Jobs never sleep: a full rate budget, a 429 or an
+A claim carries a token and a lease the job renews as it goes, and each invoice is marked
+handed to KSeF (committed) just before it is sent. When a job dies, its lease lapses within a
+minute: what it never handed goes back to the queue at once, what it handed is looked up in
+the KSeF session (found: followed as processing; not found: queued again). Should a copy be
+sent twice after all, KSeF answers the second with 440 "duplicate" naming the original KSeF
+number, which is recorded as the acceptance it is. A job whose claim was taken back changes
+nothing (every step checks the token). Jobs never sleep: a full rate budget, a 429 or an
 unavailable KSeF puts the work back and re-enqueues it for later.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, Update, case, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Update, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from integration.accounts.models import ClientCompany
@@ -40,7 +45,9 @@ from integration.quota import service as quota
 log = logging.getLogger(__name__)
 MAX_PER_SESSION = 100
 MAX_BACKOFF = 300
-STUCK_AFTER = timedelta(minutes=10)
+STUCK_AFTER = timedelta(minutes=10)  # rows claimed before claims had leases
+# A claim's lease: longer than one KSeF call (30 s read, 10 s connect), renewed before each.
+LEASE = {Channel.ONLINE: timedelta(seconds=60), Channel.BATCH: timedelta(minutes=5)}
 ACCEPTED, DUPLICATE = 200, 440
 # What a person can do about a rejection, beside KSeF's own words.
 NEXT_STEPS = {
@@ -85,16 +92,24 @@ WAITING = (
 )
 
 
-def _claim(
-    client_id: int, channel: Channel = Channel.ONLINE, limit: int | None = None
-) -> list[int]:
+class Claim(list[int]):
+    """The invoices one job claimed (ids in order) and the token that shows they still are."""
+
+    def __init__(self, ids: Sequence[int] = (), token: str = "", channel: Channel = Channel.ONLINE):
+        super().__init__(ids)
+        self.token = token
+        self.channel = channel
+
+
+def _claim(client_id: int, channel: Channel = Channel.ONLINE, limit: int | None = None) -> Claim:
     """Claim queued invoices for sending, each with an operation of the package reserved for
     it in the same transaction; what the package cannot pay for waits, saying so."""
     stamp = now()
+    token = secrets.token_hex(16)
     with transaction() as s:
         client = s.get(ClientCompany, client_id)
         if client is None:
-            return []
+            return Claim()
         ids = s.scalars(
             select(Invoice.id)
             .where(
@@ -116,6 +131,9 @@ def _claim(
                 .values(
                     state=State.SENDING,
                     reserved=True,
+                    claim=token,
+                    lease_until=stamp + LEASE[channel],
+                    handed_at=None,
                     attempts=Invoice.attempts + 1,
                     error_description=case(
                         (Invoice.error_description == WAITING, ""),
@@ -133,7 +151,36 @@ def _claim(
                 .where(Invoice.id.in_(ids[granted:]), Invoice.state == State.QUEUED)
                 .values(error_description=WAITING)
             )
-    return won
+    return Claim(won, token, channel)
+
+
+def _hold(run: _Run, ids: Sequence[int], handing: int | None = None) -> bool:
+    """Renew the run's claim on ``ids``, marking ``handing`` as handed to KSeF from now on.
+
+    False when the claim was taken back (the job outlived its lease): then the job stops.
+    """
+    stamp = now()
+    with transaction() as s:
+        held = _changed(
+            s,
+            update(Invoice)
+            .where(Invoice.id.in_(ids), Invoice.state == State.SENDING, Invoice.claim == run.claim)
+            .values(lease_until=stamp + LEASE[run.channel]),
+        )
+        if handing is not None:
+            held = _changed(
+                s,
+                update(Invoice)
+                .where(
+                    Invoice.id == handing,
+                    Invoice.state == State.SENDING,
+                    Invoice.claim == run.claim,
+                )
+                .values(handed_at=stamp),
+            )
+    if not held:
+        log.warning("the claim of client %s's sending was taken back; stopping", run.client_id)
+    return bool(held)
 
 
 def resume(bureau_id: int) -> int:
@@ -163,20 +210,30 @@ _ENDINGS = {
 }
 
 
-def _set_state(ids: Sequence[int], from_state: State, to_state: State, **values: object) -> None:
-    """Move invoices on from ``from_state``. Going back to the queue or ending unpaid gives
-    their package reservations back; an ending goes into the audit trail."""
+def _set_state(
+    ids: Sequence[int],
+    from_state: State,
+    to_state: State,
+    *,
+    claim: str | None = None,
+    only: Sequence[ColumnElement[bool]] = (),
+    **values: object,
+) -> None:
+    """Move invoices on from ``from_state`` (and, given, under ``claim`` and ``only``). Going
+    back to the queue or ending unpaid gives their package reservations back; an ending goes
+    into the audit trail. Leaving ``sending`` ends the claim."""
     if not ids:
         return
+    where = [Invoice.id.in_(ids), Invoice.state == from_state, *only]
+    if claim is not None:
+        where.append(Invoice.claim == claim)
+    if from_state == State.SENDING and to_state != State.SENDING:
+        values.setdefault("lease_until", None)
     with transaction() as s:
         returned = to_state in (State.QUEUED, State.REJECTED, State.FAILED)
         if returned:
-            _release_reservations(s, ids, from_state)
-        statement = (
-            update(Invoice)
-            .where(Invoice.id.in_(ids), Invoice.state == from_state)
-            .values(state=to_state, updated_at=now(), **values)
-        )
+            _release_reservations(s, where)
+        statement = update(Invoice).where(*where).values(state=to_state, updated_at=now(), **values)
         ending = _ENDINGS.get(to_state)
         if ending is None:
             s.execute(statement)
@@ -189,14 +246,14 @@ def _set_state(ids: Sequence[int], from_state: State, to_state: State, **values:
             record(s, None, client, ending[0], invoice, outcome=ending[1], detail=detail)
 
 
-def _release_reservations(s: Session, ids: Sequence[int], from_state: State) -> None:
-    """Free the reservations of those of ``ids`` still in ``from_state``, package by package.
+def _release_reservations(s: Session, where: Sequence[ColumnElement[bool]]) -> None:
+    """Free the reservations of the invoices ``where`` selects, package by package.
 
     The package's row is locked before the invoices', the order a claim takes them in."""
     bureaus = s.execute(
         select(ClientCompany.bureau_id, func.count())
         .join(Invoice, Invoice.client_id == ClientCompany.id)
-        .where(Invoice.id.in_(ids), Invoice.state == from_state, Invoice.reserved.is_(True))
+        .where(*where, Invoice.reserved.is_(True))
         .group_by(ClientCompany.bureau_id)
     ).all()
     for bureau_id, _ in bureaus:
@@ -204,7 +261,7 @@ def _release_reservations(s: Session, ids: Sequence[int], from_state: State) -> 
     held = s.execute(
         select(Invoice.id, ClientCompany.bureau_id)
         .join(ClientCompany, ClientCompany.id == Invoice.client_id)
-        .where(Invoice.id.in_(ids), Invoice.state == from_state, Invoice.reserved.is_(True))
+        .where(*where, Invoice.reserved.is_(True))
         .with_for_update(of=Invoice)
     ).all()
     if not held:
@@ -261,6 +318,8 @@ class _Run:
     context: str
     access: str
     budget: RateBudget
+    claim: str = ""  # the token of the invoices this run sends
+    channel: Channel = Channel.ONLINE
 
     def take(self, method: str, path: str) -> None:
         wait = self.budget.take(self.context, group_of(method, path))
@@ -293,20 +352,23 @@ def _start(client_id: int, attempt: int, streak: int, *, settling: bool = False)
     return _Run(client_id, bureau_id, attempt, streak, context, access, budget)
 
 
-def _begin(client_id: int, claimed: list[int], attempt: int, streak: int) -> _Run | str:
+def _begin(client_id: int, claimed: Claim, attempt: int, streak: int) -> _Run | str:
     """The run that sends ``claimed``, or why not (then the rows are failed or queued again)."""
+    token = claimed.token
     try:
         run = _start(client_id, attempt, streak)
     except (Conflict, KsefRefused) as exc:
-        _set_state(claimed, State.SENDING, State.FAILED, error_description=str(exc)[:2000])
+        error = str(exc)[:2000]
+        _set_state(claimed, State.SENDING, State.FAILED, claim=token, error_description=error)
         return "failed"
     except KsefError:
         run = "unavailable"
     if isinstance(run, str):
-        _set_state(claimed, State.SENDING, State.QUEUED)
+        _set_state(claimed, State.SENDING, State.QUEUED, claim=token)
         if run != "gone":
             _reschedule_sending(client_id, claimed[0], attempt, _backoff(streak), streak)
-    return run
+        return run
+    return replace(run, claim=token, channel=claimed.channel)
 
 
 def send_queued(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
@@ -321,6 +383,8 @@ def send_queued(client_id: int, attempt: int = 0, streak: int | None = None) -> 
     key = SessionKey.generate()
     try:
         run.take("POST", "/sessions/online")
+        if not _hold(run, claimed):
+            return "taken-back"
         public = ksef.public_key("SymmetricKeyEncryption")
         session_reference = ksef.open_online_session(
             access_token=run.access,
@@ -328,7 +392,7 @@ def send_queued(client_id: int, attempt: int = 0, streak: int | None = None) -> 
             iv=b64(key.iv),
         )
     except (_Later, KsefRateLimited, KsefUnavailable) as exc:
-        _set_state(claimed, State.SENDING, State.QUEUED)
+        _set_state(claimed, State.SENDING, State.QUEUED, claim=run.claim)
         _reschedule_sending(
             client_id, claimed[0], attempt, run.later(exc, "onlineSession"), run.streak
         )
@@ -338,11 +402,18 @@ def send_queued(client_id: int, attempt: int = 0, streak: int | None = None) -> 
             claimed,
             State.SENDING,
             State.FAILED,
+            claim=run.claim,
             error_code=exc.code,
             error_description=f"KSeF refused the session: {exc}"[:2000],
         )
         return "failed"
-    _set_state(claimed, State.SENDING, State.SENDING, session_reference=session_reference)
+    _set_state(
+        claimed,
+        State.SENDING,
+        State.SENDING,
+        claim=run.claim,
+        session_reference=session_reference,
+    )
     outcome = _send_each(run, claimed, key, session_reference)
     try:
         ksef.close_online_session(session_reference, access_token=run.access)
@@ -352,7 +423,7 @@ def send_queued(client_id: int, attempt: int = 0, streak: int | None = None) -> 
     return outcome
 
 
-def _send_each(run: _Run, claimed: list[int], key: SessionKey, session_reference: str) -> str:
+def _send_each(run: _Run, claimed: Claim, key: SessionKey, session_reference: str) -> str:
     ksef = current_client()
     path = f"/sessions/online/{session_reference}/invoices"
     for position, invoice_id in enumerate(claimed):
@@ -362,6 +433,8 @@ def _send_each(run: _Run, claimed: list[int], key: SessionKey, session_reference
             ).one()
         try:
             run.take("POST", path)
+            if not _hold(run, claimed[position:], handing=invoice_id):
+                return "taken-back"
             encrypted = key.encrypt(xml)
             reference = ksef.send_invoice(
                 session_reference,
@@ -375,7 +448,7 @@ def _send_each(run: _Run, claimed: list[int], key: SessionKey, session_reference
             # Not known to have arrived: queued again. Had it arrived, KSeF answers the
             # next copy with 440 and the original KSeF number.
             rest = claimed[position:]
-            _set_state(rest, State.SENDING, State.QUEUED, session_reference=None)
+            _set_state(rest, State.SENDING, State.QUEUED, claim=run.claim, session_reference=None)
             after = run.after(progressed=position > 0)
             delay = after.later(exc, "invoiceSend")
             _reschedule_sending(run.client_id, rest[0], run.attempt, delay, after.streak)
@@ -385,11 +458,18 @@ def _send_each(run: _Run, claimed: list[int], key: SessionKey, session_reference
                 [invoice_id],
                 State.SENDING,
                 State.REJECTED,
+                claim=run.claim,
                 error_code=exc.code,
                 error_description=str(exc)[:2000],
             )
             continue
-        _set_state([invoice_id], State.SENDING, State.PROCESSING, ksef_reference=reference)
+        _set_state(
+            [invoice_id],
+            State.SENDING,
+            State.PROCESSING,
+            claim=run.claim,
+            ksef_reference=reference,
+        )
     return "sent"
 
 
@@ -620,17 +700,60 @@ def _same_document(run: _Run, invoice_id: int, number: str, upo: bytes | None) -
 
 
 # ---------------------------------------------------------------------------- reconciler
+def _lapsed(stamp: datetime) -> ColumnElement[bool]:
+    """Rows in ``sending`` whose claim lapsed: its job is gone (or has outlived its lease)."""
+    return and_(
+        Invoice.state == State.SENDING,
+        or_(
+            Invoice.lease_until < stamp,
+            and_(Invoice.lease_until.is_(None), Invoice.updated_at < stamp - STUCK_AFTER),
+        ),
+    )
+
+
 def reconcile() -> dict[str, int]:
-    """Re-enqueue work whose job was lost: queued rows, rows stuck in sending, processing."""
+    """Re-enqueue work whose job was lost: queued rows, lapsed claims, processing rows.
+
+    A lapsed claim's invoices not yet handed to KSeF are queued again at once; those handed
+    are looked up in their KSeF session by a recovery job."""
     stamp = now()
-    stale = stamp - STUCK_AFTER
-    counts = {"send": 0, "check": 0, "requeued": 0}
+    # Each round names its jobs afresh: a job killed mid-run keeps its id for a while.
+    round_ = int(stamp.timestamp()) // 10
+    counts = {"send": 0, "check": 0, "requeued": 0, "recover": 0}
     with transaction() as s:
-        stuck = s.scalars(
-            select(Invoice.id).where(Invoice.state == State.SENDING, Invoice.updated_at < stale)
+        lapsed = s.execute(
+            select(Invoice.id, Invoice.client_id, Invoice.session_reference, Invoice.handed_at)
+            .where(_lapsed(stamp))
+            .order_by(Invoice.id)
         ).all()
-    _set_state(stuck, State.SENDING, State.QUEUED, session_reference=None)
-    counts["requeued"] = len(stuck)
+    unhanded = [row.id for row in lapsed if row.handed_at is None or not row.session_reference]
+    _set_state(
+        unhanded,
+        State.SENDING,
+        State.QUEUED,
+        only=[
+            _lapsed(stamp),
+            or_(Invoice.handed_at.is_(None), Invoice.session_reference.is_(None)),
+        ],
+        session_reference=None,
+    )
+    counts["requeued"] = len(unhanded)
+    sessions = {
+        (row.client_id, row.session_reference)
+        for row in lapsed
+        if row.handed_at is not None and row.session_reference
+    }
+    with transaction() as s:
+        for client_id, reference in sorted(sessions):
+            enqueue_after_commit(
+                s,
+                "integration.invoices.jobs.recover_sending",
+                job_id=job_id("invoice-recover", client_id, reference, round_),
+                queue="ksef",
+                client_id=client_id,
+                session_reference=reference,
+            )
+            counts["recover"] += 1
     with transaction() as s:
         for client_id, first in s.execute(
             select(Invoice.client_id, func.min(Invoice.id))
@@ -640,7 +763,7 @@ def reconcile() -> dict[str, int]:
             enqueue_after_commit(
                 s,
                 "integration.invoices.jobs.send_queued",
-                job_id=job_id("invoice-send", client_id, first),
+                job_id=job_id("invoice-send", client_id, first, "r", round_),
                 queue="ksef",
                 client_id=client_id,
             )
@@ -651,9 +774,76 @@ def reconcile() -> dict[str, int]:
             enqueue_after_commit(
                 s,
                 "integration.invoices.jobs.check_sent",
-                job_id=job_id("invoice-check", client_id, "reconcile", 0),
+                job_id=job_id("invoice-check", client_id, "reconcile", round_),
                 queue="ksef",
                 client_id=client_id,
             )
             counts["check"] += 1
     return counts
+
+
+def recover(client_id: int, session_reference: str) -> str:
+    """Settle a dead job's invoices that it handed to KSeF in ``session_reference``.
+
+    Online: an invoice the session lists (by its SHA-256) is followed as processing, one it
+    does not is queued again. A package: a session never closed is dropped by KSeF, so its
+    invoices are queued again; a closed one is followed as processing."""
+    stamp = now()
+    with transaction() as s:
+        rows = s.execute(
+            select(Invoice.id, Invoice.claim, Invoice.sha256, Invoice.channel).where(
+                _lapsed(stamp),
+                Invoice.client_id == client_id,
+                Invoice.session_reference == session_reference,
+                Invoice.handed_at.is_not(None),
+            )
+        ).all()
+    if not rows:
+        return "nothing"
+    try:
+        run = _start(client_id, 0, 0, settling=True)
+        if isinstance(run, str):
+            return run
+        if rows[0].channel == Channel.BATCH:
+            run.take("GET", f"/sessions/{session_reference}")
+            status = current_client().session_status(session_reference, access_token=run.access)
+            found: dict[str, str | None] = {}
+            if status.code != 100:  # closed: KSeF processes it, or has
+                found = {row.sha256: None for row in rows}
+        else:
+            found = _listed(run, session_reference)
+    except (Conflict, KsefError, _Later) as exc:  # asked again at the next reconciliation
+        log.info("recovering session %s waits: %s", session_reference, exc)
+        return "later"
+    followed = 0
+    for row in rows:
+        only = [_lapsed(stamp)]
+        if row.sha256 in found:
+            reference = found[row.sha256]
+            values: dict[str, object] = {"ksef_reference": reference} if reference else {}
+            _set_state([row.id], State.SENDING, State.PROCESSING, claim=row.claim, only=only,
+                       **values)  # fmt: skip
+            followed += 1
+        else:
+            _set_state([row.id], State.SENDING, State.QUEUED, claim=row.claim, only=only,
+                       session_reference=None)  # fmt: skip
+    if followed:
+        _schedule_check(client_id, f"recovered-{session_reference}", 0, 1.0)
+    if followed < len(rows):
+        follow_up(client_id)
+    return f"followed {followed}, queued {len(rows) - followed}"
+
+
+def _listed(run: _Run, session_reference: str) -> dict[str, str | None]:
+    """SHA-256 → KSeF reference of every invoice KSeF took in an online session."""
+    found: dict[str, str | None] = {}
+    continuation: str | None = None
+    while True:
+        run.take("GET", f"/sessions/{session_reference}/invoices")
+        page = current_client().session_invoices(
+            session_reference, access_token=run.access, continuation=continuation
+        )
+        found.update({st.invoice_hash: st.reference_number for st in page.invoices})
+        continuation = page.continuation
+        if not continuation:
+            return found

@@ -126,8 +126,10 @@ def exclusive(name: str, ttl: timedelta) -> Iterator[bool]:
                 lock.release()
 
 
-# A running job's worker beats its heart every 30 s; three missed beats and it is gone.
-ABANDONED_AFTER = timedelta(seconds=100)
+# A running job's worker beats its heart every 10 s (worker.py); three missed beats and it is
+# gone.
+HEARTBEAT_EVERY = 10
+ABANDONED_AFTER = timedelta(seconds=3 * HEARTBEAT_EVERY + 5)
 
 
 def _abandoned(job: Job) -> bool:

@@ -85,6 +85,7 @@ class InvoiceStatus:
     ksef_number: str | None
     acquired_at: dt.datetime | None
     file_name: str | None = None  # the file's name in a batch package
+    invoice_hash: str = ""  # SHA-256 (base64) of the invoice, where KSeF lists it
 
     @property
     def pending(self) -> bool:
@@ -156,6 +157,7 @@ def _invoice_status(d: dict[str, Any]) -> InvoiceStatus:
         ksef_number=d.get("ksefNumber"),
         acquired_at=_time(d.get("acquisitionDate")),
         file_name=d.get("invoiceFileName"),
+        invoice_hash=str(d.get("invoiceHash") or ""),
     )
 
 

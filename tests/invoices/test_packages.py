@@ -142,15 +142,9 @@ def test_packages_need_the_batch_sending_module(app: Flask, connected: Connected
     assert refused.json["module"] == "batch_sending"
 
 
-def test_crash_after_ksef_took_the_package_is_reconciled_and_paid_once(
-    app: Flask, connected: Connected, settle: Callable[[], int]
-) -> None:
-    files = {f"{n}.xml": invoice_xml(connected.nip, f"FV/R/{n}") for n in range(2)}
-    assert _send_package(connected, _zip(files)).status_code == 202
-    settle()
-    original = {i["id"]: i["ksef_number"] for i in _invoices(connected)}
-    assert all(original.values())
-    # As if the worker died after closing the package, before anything was recorded.
+def _crash(app: Flask, connected: Connected, **values: Any) -> dict[str, int]:
+    """As if the worker died after closing the package, before anything was recorded and a
+    minute before now (its claim lapsed); then the reconciler runs."""
     with app.app_context():
         db.session.execute(
             update(Invoice)
@@ -159,16 +153,61 @@ def test_crash_after_ksef_took_the_package_is_reconciled_and_paid_once(
                 state=State.SENDING,
                 ksef_number=None,
                 upo=None,
-                updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+                lease_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1),
+                **values,
             )
         )
         db.session.commit()
-        assert sending.reconcile()["requeued"] == 2
+        return sending.reconcile()
+
+
+def _batch_sessions(ksef_sandbox: Flask) -> int:
+    with sandbox_store(ksef_sandbox).session() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(InvoiceSession)
+                .where(InvoiceSession.session_type == "Batch")
+            )
+            or 0
+        )
+
+
+def test_a_package_handed_to_ksef_before_a_crash_is_found_in_its_session_not_sent_again(
+    app: Flask, ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
+) -> None:
+    files = {f"{n}.xml": invoice_xml(connected.nip, f"FV/R/{n}") for n in range(2)}
+    assert _send_package(connected, _zip(files)).status_code == 202
+    settle()
+    original = {i["id"]: i["ksef_number"] for i in _invoices(connected)}
+    assert all(original.values())
+    sessions = _batch_sessions(ksef_sandbox)
+    counts = _crash(app, connected)
+    assert (counts["requeued"], counts["recover"]) == (0, 1)
+    settle()
+    recovered = _invoices(connected)
+    assert {i["id"]: i["ksef_number"] for i in recovered} == original
+    assert all(i["state"] == "accepted" and i["has_upo"] for i in recovered)
+    assert _batch_sessions(ksef_sandbox) == sessions  # followed where it was, not sent again
+    assert _debits(app, connected.client_id) == 2
+
+
+def test_a_package_queued_again_though_ksef_had_it_is_recorded_as_the_original_once(
+    app: Flask, ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
+) -> None:
+    files = {f"{n}.xml": invoice_xml(connected.nip, f"FV/R/{n}") for n in range(2)}
+    assert _send_package(connected, _zip(files)).status_code == 202
+    settle()
+    original = {i["id"]: i["ksef_number"] for i in _invoices(connected)}
+    sessions = _batch_sessions(ksef_sandbox)
+    counts = _crash(app, connected, handed_at=None)  # not known to have been handed over
+    assert counts["requeued"] == 2
     settle()
     recovered = _invoices(connected)
     assert {i["id"]: i["ksef_number"] for i in recovered} == original
     assert all(i["state"] == "accepted" and i["has_upo"] for i in recovered)
     assert all("already held" in i["error_description"] for i in recovered)
+    assert _batch_sessions(ksef_sandbox) == sessions + 1
     assert _debits(app, connected.client_id) == 2
 
 

@@ -3,14 +3,10 @@ accepted exactly once and the package pays each exactly once."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -18,7 +14,6 @@ from redis import Redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from integration.accounts.actor import Actor
 from integration.core.db import db, transaction
@@ -27,7 +22,6 @@ from integration.credentials.service import store_ksef_token
 from integration.invoices import packages, sending
 from integration.invoices import service as invoices
 from integration.invoices.models import Invoice, State
-from integration.ksef_sandbox.app import SandboxConfig, create_sandbox_app
 from integration.ksef_sandbox.cli import make_token
 from integration.ksef_sandbox.limits import Faults
 from integration.ksef_sandbox.state import Invoice as KsefInvoice
@@ -37,36 +31,6 @@ from tests.conftest import World, run_workers, worker_env
 from tests.invoices.conftest import client_nip, fund, invoice_xml
 
 INVOICES = 8
-
-
-@pytest.fixture
-def faulty_sandbox(tmp_path: Path) -> Iterator[tuple[Flask, str, list[int]]]:
-    app = create_sandbox_app(
-        SandboxConfig(
-            database_url=f"sqlite:///{tmp_path / 'k.db'}",
-            token_activation_delay=dt.timedelta(0),
-            permanent_storage_delay=dt.timedelta(0),
-        )
-    )
-    injected: list[int] = []
-
-    inner = app.wsgi_app
-
-    def counting(environ: dict[str, Any], start_response: Any) -> Any:
-        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
-            if status[:3] in ("503", "504"):
-                injected.append(int(status[:3]))
-            return start_response(status, headers, exc_info)
-
-        return inner(environ, start)
-
-    app.wsgi_app = counting  # type: ignore[method-assign]
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}", injected
-    server.shutdown()
 
 
 def _finished(service: Flask) -> bool:
