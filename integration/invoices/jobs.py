@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from integration.invoices import digest, learning, packages, sending, sync
+from integration.jobs.runtime import exclusive
 
 
 def send_queued(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
@@ -24,11 +25,23 @@ def resume_sending(bureau_id: int) -> int:
 
 
 def check_sent(client_id: int, attempt: int = 0, streak: int | None = None) -> str:
-    """Record what KSeF made of the client's sent invoices; then learn from the accepted."""
-    package = packages.check_packages(client_id, attempt, streak)
-    online = sending.check_sent(client_id, attempt, streak)
+    """Record what KSeF made of the client's sent invoices; then learn from the accepted.
+
+    One check of a client runs at a time: another (the reconciler's, say) has nothing to add.
+    """
+    with exclusive(f"invoice-check:{client_id}") as mine:
+        if not mine:
+            sending.check_later(client_id, attempt)  # what the running one did not see
+            return "busy"
+        package = packages.check_packages(client_id, attempt, streak)
+        online = sending.check_sent(client_id, attempt, streak)
     learning.request(client_id)
     return online if package == "idle" else f"{package}; {online}"
+
+
+def close_session(client_id: int, session_reference: str) -> str:
+    """Close an online session whose closing waited for the rate budget."""
+    return sending.close_session(client_id, session_reference)
 
 
 def recover_sending(client_id: int, session_reference: str) -> str:

@@ -18,6 +18,7 @@ import io
 import logging
 import zipfile
 from collections import defaultdict
+from functools import partial
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -44,6 +45,7 @@ from integration.invoices.service import (
     seller_problem,
 )
 from integration.invoices.zips import open_zip, read_member
+from integration.ksef.budget import patiently
 from integration.ksef.client import InvoiceStatus
 from integration.ksef.crypto import SessionKey, b64, rsa_oaep_encrypt, sha256_b64
 from integration.ksef.errors import KsefError, KsefRateLimited, KsefUnavailable
@@ -229,7 +231,7 @@ def _hand_over(run: sending._Run, claimed: list[int]) -> str | None:
     for upload, part in zip(uploads, parts, strict=True):
         if not sending._hold(run, claimed):
             return None
-        ksef.upload_part(upload, part)
+        patiently(lambda: None, partial(ksef.upload_part, upload, part))  # no budget: not limited
     run.take("POST", f"/sessions/batch/{reference}/close")
     if not _handed(run, claimed):
         return None
@@ -266,8 +268,16 @@ def _statuses(run: sending._Run, reference: str) -> dict[str, InvoiceStatus]:
     found: dict[str, InvoiceStatus] = {}
     continuation: str | None = None
     while True:
-        run.take("GET", f"/sessions/{reference}/invoices")
-        page = ksef.session_invoices(reference, access_token=run.access, continuation=continuation)
+        page = run.call(
+            "GET",
+            f"/sessions/{reference}/invoices",
+            partial(
+                ksef.session_invoices,
+                reference,
+                access_token=run.access,
+                continuation=continuation,
+            ),
+        )
         found.update({st.file_name: st for st in page.invoices if st.file_name})
         continuation = page.continuation
         if not continuation:
@@ -297,8 +307,11 @@ def check_packages(client_id: int, attempt: int = 0, streak: int | None = None) 
     waiting = False
     try:
         for reference, ids in sessions.items():
-            run.take("GET", f"/sessions/{reference}")
-            session = current_client().session_status(reference, access_token=run.access)
+            session = run.call(
+                "GET",
+                f"/sessions/{reference}",
+                partial(current_client().session_status, reference, access_token=run.access),
+            )
             if session.pending:
                 waiting = True
                 continue

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, CursorResult, Update, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -35,7 +38,7 @@ from integration.invoices.documents import read_upo
 from integration.invoices.models import Channel, Direction, Invoice, State
 from integration.invoices.service import record
 from integration.jobs import enqueue_after_commit, job_id
-from integration.ksef.budget import RateBudget, group_of
+from integration.ksef.budget import RateBudget, group_of, patiently
 from integration.ksef.client import InvoiceStatus
 from integration.ksef.crypto import SessionKey, b64, rsa_oaep_encrypt, sha256_b64
 from integration.ksef.errors import KsefError, KsefRateLimited, KsefUnavailable
@@ -43,6 +46,7 @@ from integration.ksef.runtime import current_client
 from integration.quota import service as quota
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_PER_SESSION = 100
 MAX_BACKOFF = 300
 STUCK_AFTER = timedelta(minutes=10)  # rows claimed before claims had leases
@@ -326,6 +330,10 @@ class _Run:
         if wait:
             raise _Later(wait)
 
+    def call(self, method: str, path: str, call: Callable[[], T]) -> T:
+        """Make a KSeF call within the budget, waiting out a fault of a moment."""
+        return patiently(lambda: self.take(method, path), call)
+
     def after(self, progressed: bool) -> _Run:
         """The run whose back-off counts failures in a row: work done ends the streak."""
         return replace(self, streak=0) if progressed else self
@@ -415,12 +423,42 @@ def send_queued(client_id: int, attempt: int = 0, streak: int | None = None) -> 
         session_reference=session_reference,
     )
     outcome = _send_each(run, claimed, key, session_reference)
-    try:
-        ksef.close_online_session(session_reference, access_token=run.access)
-    except KsefError as exc:  # KSeF closes idle sessions itself; nothing is lost
-        log.info("closing session %s failed: %s", session_reference, exc)
+    _close(run, session_reference)
     _schedule_check(client_id, session_reference, 0, 1.0)
     return outcome
+
+
+def _close(run: _Run, session_reference: str) -> None:
+    """Close an online session, counted in the budget like its opening; later if it is full."""
+    path = f"/sessions/online/{session_reference}/close"
+    try:
+        run.take("POST", path)
+        current_client().close_online_session(session_reference, access_token=run.access)
+    except (_Later, KsefRateLimited) as exc:
+        with transaction() as s:
+            enqueue_after_commit(
+                s,
+                "integration.invoices.jobs.close_session",
+                job_id=job_id("session-close", run.client_id, session_reference),
+                queue="ksef",
+                delay=timedelta(seconds=max(run.later(exc, "onlineSession"), 1.0)),
+                client_id=run.client_id,
+                session_reference=session_reference,
+            )
+    except KsefError as exc:  # KSeF closes idle sessions itself; nothing is lost
+        log.info("closing session %s failed: %s", session_reference, exc)
+
+
+def close_session(client_id: int, session_reference: str) -> str:
+    """Close an online session whose closing waited for the rate budget."""
+    try:
+        run = _start(client_id, 0, 0, settling=True)
+    except (Conflict, KsefError):
+        return "left to KSeF"  # an idle session is closed by KSeF itself
+    if isinstance(run, str):
+        return run
+    _close(run, session_reference)
+    return "closed"
 
 
 def _send_each(run: _Run, claimed: Claim, key: SessionKey, session_reference: str) -> str:
@@ -432,17 +470,23 @@ def _send_each(run: _Run, claimed: Claim, key: SessionKey, session_reference: st
                 select(Invoice.xml, Invoice.sha256).where(Invoice.id == invoice_id)
             ).one()
         try:
-            run.take("POST", path)
             if not _hold(run, claimed[position:], handing=invoice_id):
                 return "taken-back"
             encrypted = key.encrypt(xml)
-            reference = ksef.send_invoice(
-                session_reference,
-                access_token=run.access,
-                invoice_hash=digest,
-                invoice_size=len(xml),
-                encrypted=encrypted,
-                encrypted_hash=sha256_b64(encrypted),
+            # A copy sent again in the session after a lost answer is answered 440 by KSeF,
+            # naming the first: recorded as the acceptance it is.
+            reference = run.call(
+                "POST",
+                path,
+                partial(
+                    ksef.send_invoice,
+                    session_reference,
+                    access_token=run.access,
+                    invoice_hash=digest,
+                    invoice_size=len(xml),
+                    encrypted=encrypted,
+                    encrypted_hash=sha256_b64(encrypted),
+                ),
             )
         except (_Later, KsefRateLimited, KsefUnavailable) as exc:
             # Not known to have arrived: queued again. Had it arrived, KSeF answers the
@@ -525,14 +569,27 @@ def check_sent(client_id: int, attempt: int = 0, streak: int | None = None) -> s
     if isinstance(run, str):
         return run
     waiting = settled = False
+    per_session = Counter(session for _, session, _ in rows)
+    listed: dict[str, dict[str, InvoiceStatus]] = {}
     for invoice_id, session_reference, reference in rows:
         if session_reference is None or reference is None:  # not possible in processing
             continue
         try:
-            run.take("GET", f"/sessions/{session_reference}/invoices/{reference}")
-            status = current_client().invoice_status(
-                session_reference, reference, access_token=run.access
-            )
+            if per_session[session_reference] >= LIST_FROM and session_reference not in listed:
+                listed[session_reference] = _statuses(run, session_reference)
+            if session_reference in listed:
+                status = listed[session_reference].get(reference) or _NOT_YET
+            else:
+                status = run.call(
+                    "GET",
+                    f"/sessions/{session_reference}/invoices/{reference}",
+                    partial(
+                        current_client().invoice_status,
+                        session_reference,
+                        reference,
+                        access_token=run.access,
+                    ),
+                )
             if status.pending:
                 waiting = True
                 continue
@@ -550,6 +607,39 @@ def check_sent(client_id: int, attempt: int = 0, streak: int | None = None) -> s
         _schedule_check(client_id, marker, attempt + 1, _backoff(after.streak), after.streak + 1)
         return "waiting"
     return "done"
+
+
+# From this many invoices of one session in processing, their statuses are read from the
+# session's list (a page of up to 1000) rather than asked for one by one.
+LIST_FROM = 5
+BUSY_WAIT = 5.0
+_NOT_YET = InvoiceStatus("", 150, "not listed yet", (), {}, None, None)
+
+
+def _statuses(run: _Run, session_reference: str) -> dict[str, InvoiceStatus]:
+    """The status of every invoice KSeF lists in an online session, by its reference."""
+    found: dict[str, InvoiceStatus] = {}
+    continuation: str | None = None
+    while True:
+        page = run.call(
+            "GET",
+            f"/sessions/{session_reference}/invoices",
+            partial(
+                current_client().session_invoices,
+                session_reference,
+                access_token=run.access,
+                continuation=continuation,
+            ),
+        )
+        found.update({st.reference_number: st for st in page.invoices})
+        continuation = page.continuation
+        if not continuation:
+            return found
+
+
+def check_later(client_id: int, attempt: int) -> None:
+    """Check again in a few seconds (another check of the client is running)."""
+    _schedule_check(client_id, "after-busy", attempt + 1, BUSY_WAIT, 0)
 
 
 class SettleFailed(Exception):
@@ -599,9 +689,12 @@ def _settle(run: _Run, invoice_id: int, status: InvoiceStatus, session_reference
             ),
         )
         return
-    run.take("GET", f"/sessions/{upo_session}/invoices/ksef/{number}/upo")
     try:
-        upo = current_client().invoice_upo(upo_session, number, access_token=run.access)
+        upo = run.call(
+            "GET",
+            f"/sessions/{upo_session}/invoices/ksef/{number}/upo",
+            lambda: current_client().invoice_upo(upo_session, number, access_token=run.access),
+        )
     except (KsefRateLimited, KsefUnavailable):
         raise
     except KsefError:
@@ -688,9 +781,12 @@ def _same_document(run: _Run, invoice_id: int, number: str, upo: bytes | None) -
             entries = []
         theirs = next((e.sha256 for e in entries if e.ksef_number == number), None)
     if theirs is None:
-        run.take("GET", f"/invoices/ksef/{number}")
         try:
-            held = current_client().download_invoice(number, access_token=run.access)
+            held = run.call(
+                "GET",
+                f"/invoices/ksef/{number}",
+                lambda: current_client().download_invoice(number, access_token=run.access),
+            )
         except (KsefRateLimited, KsefUnavailable):
             raise
         except KsefError:
@@ -805,8 +901,11 @@ def recover(client_id: int, session_reference: str) -> str:
         if isinstance(run, str):
             return run
         if rows[0].channel == Channel.BATCH:
-            run.take("GET", f"/sessions/{session_reference}")
-            status = current_client().session_status(session_reference, access_token=run.access)
+            status = run.call(
+                "GET",
+                f"/sessions/{session_reference}",
+                lambda: current_client().session_status(session_reference, access_token=run.access),
+            )
             found: dict[str, str | None] = {}
             if status.code != 100:  # closed: KSeF processes it, or has
                 found = {row.sha256: None for row in rows}
@@ -836,14 +935,6 @@ def recover(client_id: int, session_reference: str) -> str:
 
 def _listed(run: _Run, session_reference: str) -> dict[str, str | None]:
     """SHA-256 → KSeF reference of every invoice KSeF took in an online session."""
-    found: dict[str, str | None] = {}
-    continuation: str | None = None
-    while True:
-        run.take("GET", f"/sessions/{session_reference}/invoices")
-        page = current_client().session_invoices(
-            session_reference, access_token=run.access, continuation=continuation
-        )
-        found.update({st.invoice_hash: st.reference_number for st in page.invoices})
-        continuation = page.continuation
-        if not continuation:
-            return found
+    return {
+        st.invoice_hash: st.reference_number for st in _statuses(run, session_reference).values()
+    }

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +30,7 @@ from integration.invoices.documents import sha256_b64
 from integration.invoices.models import CostSync, Direction, Invoice, Source, State
 from integration.jobs import enqueue_after_commit, job_id
 from integration.jobs.runtime import exclusive
-from integration.ksef.budget import RateBudget, group_of
+from integration.ksef.budget import RateBudget, group_of, patiently
 from integration.ksef.client import InvoiceMetadata
 from integration.ksef.errors import KsefError, KsefRateLimited, KsefUnavailable
 from integration.ksef.runtime import current_client
@@ -41,7 +42,6 @@ from integration.quota.service import QuotaExhausted
 log = logging.getLogger(__name__)
 FIRST_SYNC = timedelta(days=90)
 MAX_WAIT = 300
-LOCK_FOR = timedelta(minutes=15)  # longer than any run; a killed run's lock lapses
 MAX_SPAN = timedelta(days=90)
 PAGE_SIZE = 250
 METADATA = "/invoices/query/metadata"
@@ -128,7 +128,7 @@ def sync_costs(client_id: int, attempt: int = 0, streak: int | None = None) -> s
 
     ``streak`` counts KSeF faults in a row (the back-off); ``attempt`` only names the job.
     """
-    with exclusive(f"cost-sync:{client_id}", LOCK_FOR) as mine:
+    with exclusive(f"cost-sync:{client_id}") as mine:
         if not mine:
             return "busy"  # another run of this client is at it
         return _sync(client_id, attempt, attempt if streak is None else streak)
@@ -202,15 +202,18 @@ def _download(window: _Window) -> None:
     ksef = current_client()
     page, cursor = 0, window.start
     while True:
-        window.take("POST", METADATA)
-        found = ksef.query_metadata(
-            access_token=window.access,
-            subject_type="Subject2",
-            date_type="PermanentStorage",
-            date_from=cursor,
-            date_to=window.end,
-            page_offset=page,
-            page_size=PAGE_SIZE,
+        found = patiently(
+            partial(window.take, "POST", METADATA),
+            partial(
+                ksef.query_metadata,
+                access_token=window.access,
+                subject_type="Subject2",
+                date_type="PermanentStorage",
+                date_from=cursor,
+                date_to=window.end,
+                page_offset=page,
+                page_size=PAGE_SIZE,
+            ),
         )
         window.mark = found.permanent_storage_hwm or window.mark
         for row in found.invoices:
@@ -220,8 +223,10 @@ def _download(window: _Window) -> None:
                 if not quota.reserve(s, window.bureau_id, 1):
                     quota.require_available(s, window.bureau_id)  # says how many are left
             try:  # stored, the reservation is paid; otherwise it is given back
-                window.take("GET", f"/invoices/ksef/{row.ksef_number}")
-                xml = ksef.download_invoice(row.ksef_number, access_token=window.access)
+                xml = patiently(
+                    partial(window.take, "GET", f"/invoices/ksef/{row.ksef_number}"),
+                    partial(ksef.download_invoice, row.ksef_number, access_token=window.access),
+                )
                 stored = _store(window, row, xml)
             except BaseException:
                 with transaction() as s:

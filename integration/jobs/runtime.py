@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from redis import Redis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
@@ -106,23 +107,44 @@ class JobRuntime:
 
 
 @contextmanager
-def exclusive(name: str, ttl: timedelta) -> Iterator[bool]:
+def exclusive(name: str, ttl: timedelta = timedelta(seconds=45)) -> Iterator[bool]:
     """Hold a Redis lock named ``name`` (True) or learn it is held elsewhere (False).
 
-    A lock only spares duplicate work; what must happen once is guarded by the database. A
-    holder that dies frees it after ``ttl``.
+    A lock only spares duplicate work; what must happen once is guarded by the database.
+    While the block runs the lock is renewed every third of ``ttl``; a holder that dies (kill
+    -9 included) frees it within ``ttl``.
     """
     lock = (
         current_runtime()
         .redis()
-        .lock(f"delegat:lock:{name}", timeout=ttl.total_seconds(), blocking=False)
+        .lock(
+            f"delegat:lock:{name}",
+            timeout=ttl.total_seconds(),
+            blocking=False,
+            thread_local=False,  # renewed from a thread of its own
+        )
     )
     mine = bool(lock.acquire())
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(ttl.total_seconds() / 3):
+            try:
+                lock.reacquire()
+            except (LockError, RedisError) as exc:  # lost it, or Redis is away: it lapses
+                log.warning("lock %s not renewed: %s", name, exc)
+                return
+
+    renewer = threading.Thread(target=renew, name=f"lock {name}", daemon=True)
+    if mine:
+        renewer.start()
     try:
         yield mine
     finally:
+        done.set()
         if mine:
-            with suppress(LockError):
+            renewer.join()
+            with suppress(LockError, RedisError):
                 lock.release()
 
 

@@ -1,18 +1,25 @@
 """Per-context request budgets shared by every worker through Redis.
 
-KSeF counts requests per (context, client IP) in 1-second, 1-minute and 1-hour windows per
-endpoint group. Every call first takes a slot here; when a window is full the caller learns
-how long to wait and reschedules itself instead of earning a 429. A 429 that still happens
-blocks the group for its Retry-After and halves the budget for an hour.
+KSeF counts requests per (context, client IP) in sliding 1-second, 1-minute and 1-hour windows
+per endpoint group. Every call first takes a slot here; when a window is full the caller learns
+how long to wait and reschedules itself instead of earning a 429. The windows are a little
+longer than KSeF's (a call reaches KSeF a moment after it took its slot, and not every call as
+quickly) and timed by the Redis server's clock, the one clock every worker shares. A 429 that
+still happens blocks the group for its Retry-After and halves the budget, which then grows back
+evenly to the full limits over ten minutes.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from redis import Redis
+
+from integration.ksef.errors import KsefUnavailable
 
 # Published production limits (per second, minute, hour); KSeF's /rate-limits may override.
 LIMITS: dict[str, tuple[int, int, int]] = {
@@ -30,30 +37,42 @@ LIMITS: dict[str, tuple[int, int, int]] = {
     "other": (10, 30, 120),
 }
 WINDOWS = (1.0, 60.0, 3600.0)
-STRICT_FOR = 3600
+MARGINS = (0.25, 1.0, 1.0)  # seconds each window is held longer than KSeF's
+RECOVER_FOR = 600  # seconds from a 429 back to the full limits
 _TAKE = """
-local now, member = tonumber(ARGV[1]), ARGV[2]
-local strict = redis.call('EXISTS', KEYS[5]) == 1
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local member, recover = ARGV[1], tonumber(ARGV[2])
 local blocked = redis.call('PTTL', KEYS[4])
 if blocked > 0 then return {0, blocked} end
+local share = 1
+local since = tonumber(redis.call('GET', KEYS[5]) or '')
+if since then share = 0.5 + 0.5 * math.min(1, math.max(0, now - since) / recover) end
 local wait = 0
 for i = 1, 3 do
-  local window = tonumber(ARGV[2 + i * 2 - 1])
-  local limit = tonumber(ARGV[2 + i * 2])
-  if strict then limit = math.max(1, math.floor(limit / 2)) end
+  local window = tonumber(ARGV[1 + i * 2])
+  local limit = math.max(1, math.floor(tonumber(ARGV[2 + i * 2]) * share))
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[i]) >= limit then
-    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-    local free_at = tonumber(oldest[2]) + window
-    wait = math.max(wait, free_at - now)
+  local count = redis.call('ZCARD', KEYS[i])
+  if count >= limit then
+    -- the slot frees when enough of the oldest calls leave the window
+    local oldest = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
   end
 end
 if wait > 0 then return {0, math.ceil(wait)} end
 for i = 1, 3 do
   redis.call('ZADD', KEYS[i], now, member)
-  redis.call('PEXPIRE', KEYS[i], math.ceil(tonumber(ARGV[2 + i * 2 - 1])) + 1000)
+  redis.call('PEXPIRE', KEYS[i], math.ceil(tonumber(ARGV[1 + i * 2])) + 1000)
 end
 return {1, 0}
+"""
+_PENALISE = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('SET', KEYS[2], now, 'EX', ARGV[2])
+return now
 """
 
 
@@ -70,24 +89,23 @@ class RateBudget:
             f"{base}:1m",
             f"{base}:1h",
             f"{base}:blocked",
-            f"{self.prefix}:{context}:strict",
+            f"{self.prefix}:{context}:penalised",  # since when (ms), while it recovers
         ]
 
     def take(self, context: str, group: str) -> float:
         """Take a slot: 0.0 when the call may go now, else seconds to wait (nothing taken)."""
         per = (self.limits or LIMITS).get(group, (self.limits or LIMITS)["other"])
-        now_ms = int(time.time() * 1000)
-        args: list[str | int] = [now_ms, uuid.uuid4().hex]
-        for window, limit in zip(WINDOWS, per, strict=True):
-            args += [int(window * 1000), limit]
+        args: list[str | int] = [uuid.uuid4().hex, RECOVER_FOR * 1000]
+        for window, margin, limit in zip(WINDOWS, MARGINS, per, strict=True):
+            args += [int((window + margin) * 1000), limit]
         allowed, wait_ms = self.redis.eval(_TAKE, 5, *self._keys(context, group), *args)
         return 0.0 if int(allowed) == 1 else max(int(wait_ms), 1) / 1000.0
 
     def penalise(self, context: str, group: str, retry_after: int) -> None:
-        """Honour a 429: block the group for Retry-After and halve the budget for an hour."""
+        """Honour a 429: block the group for Retry-After; the context's budget is halved and
+        grows back to its limits over RECOVER_FOR seconds."""
         keys = self._keys(context, group)
-        self.redis.set(keys[3], "1", px=max(retry_after, 1) * 1000)
-        self.redis.set(keys[4], "1", ex=STRICT_FOR)
+        self.redis.eval(_PENALISE, 2, keys[3], keys[4], max(retry_after, 1) * 1000, RECOVER_FOR)
 
 
 def group_of(method: str, path: str) -> str:  # noqa: PLR0911 - one line per KSeF group
@@ -112,3 +130,23 @@ def group_of(method: str, path: str) -> str:  # noqa: PLR0911 - one line per KSe
     if parts[:2] == ["invoices", "ksef"]:
         return "invoiceDownload"
     return "other"
+
+
+T = TypeVar("T")
+# A KSeF fault this short-lived (a 5xx, a timeout, a dropped connection) is waited out in the
+# job, keeping its session; after the last pause the fault goes to the caller.
+TRANSIENT_PAUSES = (0.02, 0.1, 0.5, 2.0)
+
+
+def patiently(take: Callable[[], None], call: Callable[[], T]) -> T:
+    """``take`` a slot of the budget and make ``call``; a transient fault is tried again after
+    each of TRANSIENT_PAUSES, every try with a slot of its own (KSeF counts it too)."""
+    for pause in (*TRANSIENT_PAUSES, None):
+        take()
+        try:
+            return call()
+        except KsefUnavailable:
+            if pause is None:
+                raise
+            time.sleep(pause)
+    raise AssertionError("unreachable")

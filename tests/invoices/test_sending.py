@@ -24,7 +24,9 @@ from integration.invoices import sending
 from integration.invoices.documents import KSEF_NUMBER, read_invoice, read_upo
 from integration.invoices.models import Invoice, State
 from integration.jobs.runtime import current_runtime
+from integration.ksef.budget import TRANSIENT_PAUSES
 from integration.ksef_sandbox.cli import issue_invoices
+from integration.ksef_sandbox.limits import PRODUCTION
 from integration.ksef_sandbox.state import Invoice as KsefInvoice
 from integration.ksef_sandbox.state import InvoiceSession as KsefSession
 from integration.quota import service as quota
@@ -541,22 +543,24 @@ def test_one_invoice_whose_outcome_cannot_be_recorded_does_not_hold_up_the_other
 def test_back_off_counts_failures_in_a_row_and_work_done_ends_the_streak(
     app: Flask, ksef_sandbox: Flask, connected: Connected, run_jobs: Callable[[], int]
 ) -> None:
-    """KSeF fails every third invoice sent: each job sends two, then waits a second, however
-    many faults came before (not 2, 4, 8 ... seconds)."""
+    """KSeF sends two invoices, then fails as many calls in a row as a job tries (longer than
+    it waits out), and so on: each job sends two, then waits a second, however many faults
+    came before (not 2, 4, 8 ... seconds)."""
     for n in range(9):
         connected.send(f"FV/STREAK/{n}")
     inner = ksef_sandbox.wsgi_app
     sent = [0]
+    cycle = 2 + len(TRANSIENT_PAUSES) + 1
 
-    def third_fails(environ: dict[str, Any], start_response: Any) -> Any:
+    def faults_for_a_while(environ: dict[str, Any], start_response: Any) -> Any:
         if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/invoices"):
             sent[0] += 1
-            if sent[0] % 3 == 0:
+            if sent[0] % cycle not in (1, 2):  # two go through, then a job's every try fails
                 start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
                 return [b"busy"]
         return inner(environ, start_response)
 
-    ksef_sandbox.wsgi_app = third_fails  # type: ignore[method-assign]
+    ksef_sandbox.wsgi_app = faults_for_a_while  # type: ignore[method-assign]
     attempts: list[int] = []
     streaks: list[int] = []
     ids: list[str] = []
@@ -580,3 +584,73 @@ def test_back_off_counts_failures_in_a_row_and_work_done_ends_the_streak(
     assert len(attempts) >= 3  # three faults, three follow-ups
     assert set(streaks) == {1}  # each the first failure of its streak: 1, 1, 1, not 1, 2, 3
     assert len(set(ids)) == len(ids)  # while every job has an id of its own
+
+
+def test_closing_a_session_is_counted_in_the_budget_so_no_429_reaches_the_sender(
+    app: Flask, ksef_sandbox: Flask, connected: Connected, run_jobs: Callable[[], int]
+) -> None:
+    """Four session calls a minute: two sessions (open, close) fit; the third waits."""
+    limits = dict(PRODUCTION)
+    limits["onlineSession"] = (10, 4, 120)
+    ksef_sandbox.extensions["ksef_sandbox.limiter"].overrides[connected.nip] = limits
+    inner = ksef_sandbox.wsgi_app
+    answers: list[tuple[str, int]] = []
+
+    def watched(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            answers.append((environ["PATH_INFO"], int(status[:3])))
+            return start_response(status, headers, exc_info)
+
+        return inner(environ, start)
+
+    ksef_sandbox.wsgi_app = watched  # type: ignore[method-assign]
+    try:
+        for n in range(3):
+            connected.send(f"FV/CLOSE/{n}")
+            run_jobs()
+    finally:
+        ksef_sandbox.wsgi_app = inner  # type: ignore[method-assign]
+    session_calls = [code for path, code in answers if path.startswith("/v2/sessions/online")
+                     and not path.endswith("/invoices")]  # fmt: skip
+    assert 429 not in [code for _, code in answers]
+    assert len(session_calls) == 4  # two opened and closed; the third session waits
+    with app.app_context():
+        states = db.session.scalars(
+            select(Invoice.state).where(Invoice.client_id == connected.client_id)
+        ).all()
+        waiting = ScheduledJobRegistry(queue=current_runtime().queue("ksef")).get_job_ids()
+    assert sorted(states) == sorted([State.PROCESSING] * 2 + [State.QUEUED])
+    assert any(job.startswith("invoice-send") for job in waiting)
+
+
+def test_a_fault_of_a_moment_is_waited_out_in_the_same_session(
+    app: Flask, ksef_sandbox: Flask, connected: Connected, settle: Callable[[], int]
+) -> None:
+    for n in range(4):
+        connected.send(f"FV/MOMENT/{n}")
+    inner = ksef_sandbox.wsgi_app
+    sent = [0]
+
+    def one_fault(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/invoices"):
+            sent[0] += 1
+            if sent[0] == 2:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [b"busy"]
+        return inner(environ, start_response)
+
+    ksef_sandbox.wsgi_app = one_fault  # type: ignore[method-assign]
+    try:
+        settle()
+    finally:
+        ksef_sandbox.wsgi_app = inner  # type: ignore[method-assign]
+    with app.app_context():
+        rows = db.session.execute(
+            select(Invoice.state, Invoice.session_reference, Invoice.attempts).where(
+                Invoice.client_id == connected.client_id
+            )
+        ).all()
+    assert [state for state, _, _ in rows] == [State.ACCEPTED] * 4
+    assert len({session for _, session, _ in rows}) == 1  # one session, kept across the fault
+    assert {attempts for _, _, attempts in rows} == {1}  # nothing went back to the queue
+    assert sent[0] == 5  # four invoices, one of them tried twice
