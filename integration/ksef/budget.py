@@ -135,7 +135,7 @@ def group_of(method: str, path: str) -> str:  # noqa: PLR0911 - one line per KSe
 T = TypeVar("T")
 # A KSeF fault this short-lived (a 5xx, a timeout, a dropped connection) is waited out in the
 # job, keeping its session; after the last pause the fault goes to the caller.
-TRANSIENT_PAUSES = (0.02, 0.1, 0.5, 2.0)
+TRANSIENT_PAUSES = (0.01, 0.05, 0.25, 1.0)
 
 
 def patiently(take: Callable[[], None], call: Callable[[], T]) -> T:
