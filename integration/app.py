@@ -33,6 +33,7 @@ from integration.api import resources as api_resources
 from integration.api import system as api_system
 from integration.api.hygiene import STORABLE_TEXT
 from integration.api.schemas import ProblemSchema
+from integration.core import i18n
 from integration.core.appctx import register_settings
 from integration.core.db import configure_sqlite, db, engine_options
 from integration.core.redis import connect
@@ -155,6 +156,7 @@ def create_app(
         },
     )
     register_settings(app.extensions, settings)
+    i18n.init_app(app)
     assert models.__all__  # every table is known before migrations or the ORM are used
 
     db.init_app(app)

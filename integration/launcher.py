@@ -72,10 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     instance = (ROOT / DEFAULT_INSTANCE_DIR).resolve()
     instance.mkdir(exist_ok=True)
     env = dict(os.environ)
-    env.setdefault("DELEGAT_SECRET_KEY", _secret_key(instance))
-    env.setdefault("DELEGAT_CREDENTIAL_ENCRYPTION_KEY", _vault_key(instance))
-    env.setdefault("DELEGAT_DATABASE_URL", f"sqlite:///{instance / 'delegat.db'}")
-    env.setdefault("DELEGAT_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
+    embedded = {
+        "DELEGAT_SECRET_KEY": _secret_key(instance),
+        "DELEGAT_CREDENTIAL_ENCRYPTION_KEY": _vault_key(instance),
+        "DELEGAT_DATABASE_URL": f"sqlite:///{instance / 'delegat.db'}",
+        "DELEGAT_PUBLIC_BASE_URL": f"http://{args.host}:{args.port}",
+        "DELEGAT_SHOW_OUTBOX": str(not args.no_demo).lower(),  # the demo's mail page
+    }
+    env = {**embedded, **env}
     embedded_ksef = not env.get("DELEGAT_KSEF_BASE_URL")
     if embedded_ksef:
         env["DELEGAT_KSEF_BASE_URL"] = f"http://127.0.0.1:{args.ksef_port}/v2"

@@ -99,6 +99,8 @@ class UserAccount(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # A password given by someone else (a licensee's first one): changed at first sign-in
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The language of the pages and e-mails the person chose (pl, en); None: the browser's
+    language: Mapped[str | None] = mapped_column(sa.String(5))
     created_at: Mapped[datetime] = mapped_column(default=now)
     # Sha-256 of the one-time password-setup token sent in the welcome e-mail.
     setup_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -28,6 +28,7 @@ from integration.accounts.models import (
     Person,
     Role,
     UserAccount,
+    UserSession,
 )
 from integration.accounts.secrets import (
     MIN_PASSWORD_LENGTH,
@@ -654,6 +655,41 @@ def sign_in(email: str, password: str, *, address: str, user_agent: str) -> Open
         account = s.get(UserAccount, user.id)
         assert account is not None
         return open_session(s, account, address=address, user_agent=user_agent)
+
+
+LANGUAGES = ("pl", "en")
+
+
+def previous_visit(actor: Actor) -> datetime | None:
+    """When the person last signed in before the session they are in (None: never)."""
+    if actor.user_id is None:
+        return None
+    with transaction() as s:
+        return s.scalar(
+            select(func.max(UserSession.created_at)).where(
+                UserSession.user_id == actor.user_id,
+                UserSession.id != (actor.session_id or 0),
+            )
+        )
+
+
+def preferred_language(user_id: int) -> str | None:
+    """The language the person chose for pages and e-mails (None: their browser's)."""
+    with transaction() as s:
+        user = s.get(UserAccount, user_id)
+        return user.language if user is not None else None
+
+
+def set_language(actor: Actor, language: str | None) -> None:
+    """A person's own choice of language; only for themselves."""
+    if language is not None and language not in LANGUAGES:
+        raise ValidationFailed.single("language", "choose Polish or English")
+    if actor.user_id is None:
+        raise Forbidden("only a person chooses a language")
+    with transaction() as s:
+        user = s.get(UserAccount, actor.user_id)
+        if user is not None:
+            user.language = language
 
 
 def issue_password_setup(user_id: int, ttl: timedelta) -> str | None:

@@ -11,6 +11,7 @@ from flask import Flask, Response, current_app, json, render_template, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from integration.core import i18n
 from integration.core.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,20 @@ def problem(
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> Response:
+    detail = detail or title
+    if isinstance(extensions.get("errors"), list):  # each message in the caller's language
+        detail = _localised(detail, extensions["errors"])
+        extensions["errors"] = [
+            {**e, "message": i18n.translate(str(e.get("message", "")))}
+            for e in extensions["errors"]
+        ]
+    else:
+        detail = i18n.translate(detail)
     body: dict[str, Any] = {
         "type": f"{PROBLEM_BASE}{slug}" if slug != "about:blank" else "about:blank",
         "title": title,
         "status": status,
-        "detail": detail or title,
+        "detail": detail,
         "instance": request.path,
         "request_id": request_id(),
         **extensions,
@@ -59,7 +69,19 @@ def problem(
         response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for key, value in (headers or {}).items():
         response.headers[key] = value
+    response.headers["Content-Language"] = i18n.language()
     return response
+
+
+def _localised(detail: str, errors: list[dict[str, Any]]) -> str:
+    """The detail in the request's language: a summary of field errors is composed again of
+    the translated messages; type and title stay as they are, for programs to match."""
+    summary = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in errors)
+    if errors and detail == summary:
+        return "; ".join(
+            f"{e.get('field')}: {i18n.translate(str(e.get('message', '')))}" for e in errors
+        )
+    return i18n.translate(detail)
 
 
 def _webargs_errors(exc: HTTPException) -> list[dict[str, str]]:

@@ -49,6 +49,8 @@ class Settings:
     installation_seats: int = 0
     registration_key: str | None = None
     mail_backend: str = "outbox"
+    # The demo's and development's mail page (/mail) showing the outbox, links included
+    show_outbox: bool = False
     mail_sender: str = "Delegat <no-reply@delegat.local>"
     public_base_url: str = "http://127.0.0.1:8000"
     max_request_bytes: int = 8 * 1024 * 1024

@@ -131,3 +131,46 @@ def bureau_invoices(
         per_page=per_page,
         counts=counts,
     )
+
+
+@dataclass(frozen=True)
+class ClientActivity:
+    """One client's line on the bureau's dashboard."""
+
+    attention: int  # sales invoices rejected by KSeF or not sent
+    new_costs: int  # cost invoices received since the moment asked about
+    open_sales: int  # sales invoices on their way (queued, sending, in KSeF)
+
+
+def activity(actor: Actor, bureau_id: int, *, since: datetime) -> dict[int, ClientActivity]:
+    """For each client of the bureau: what needs attention, what arrived, what is on its way
+    (one grouped query; clients without any of these are left out)."""
+    if not actor.works_for_bureau(bureau_id):
+        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    on_the_way = (State.QUEUED, State.SENDING, State.PROCESSING)
+    with transaction() as s:
+        rows = s.execute(
+            select(
+                Invoice.client_id,
+                func.count().filter(
+                    Invoice.direction == Direction.SALES, Invoice.state.in_(ATTENTION)
+                ),
+                func.count().filter(
+                    Invoice.direction == Direction.COST, Invoice.created_at >= since
+                ),
+                func.count().filter(
+                    Invoice.direction == Direction.SALES, Invoice.state.in_(on_the_way)
+                ),
+            )
+            .join(ClientCompany, ClientCompany.id == Invoice.client_id)
+            .where(ClientCompany.bureau_id == bureau_id)
+            .where(
+                Invoice.state.in_((*ATTENTION, *on_the_way))
+                | ((Invoice.direction == Direction.COST) & (Invoice.created_at >= since))
+            )
+            .group_by(Invoice.client_id)
+        ).all()
+    return {
+        client_id: ClientActivity(attention or 0, costs or 0, moving or 0)
+        for client_id, attention, costs, moving in rows
+    }

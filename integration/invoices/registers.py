@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import select
 
 from integration.accounts.actor import Actor
@@ -83,8 +84,13 @@ def _rows(actor: Actor, client_id: int, narrowed: InvoiceFilter) -> Iterator[lis
             yield _row(invoice)
 
 
-def client_register(actor: Actor, client_id: int, fmt: str, narrowed: InvoiceFilter) -> bytes:
-    """The register as CSV (UTF-8 with BOM, dots for decimals) or XLSX."""
+def client_register(
+    actor: Actor, client_id: int, fmt: str, narrowed: InvoiceFilter, *, separator: str = ";"
+) -> bytes:
+    """The register as CSV or XLSX. CSV is UTF-8 with a BOM; with ``;`` (the default, as
+    Polish Excel opens it) amounts have a decimal comma, with ``,`` a decimal point."""
+    if separator not in (";", ","):
+        raise ValidationFailed.single("separator", "a semicolon or a comma")
     if fmt not in ("csv", "xlsx"):
         raise ValidationFailed.single("format", "csv or xlsx")
     rows = list(_rows(actor, client_id, narrowed))
@@ -99,17 +105,23 @@ def client_register(actor: Actor, client_id: int, fmt: str, narrowed: InvoiceFil
         )
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = csv.writer(out, delimiter=separator)
         writer.writerow(HEADER)
+        point = "," if separator == ";" else "."
         writer.writerows(
-            [f"{cell:.2f}" if i == 8 else cell for i, cell in enumerate(row)] for row in rows
+            [f"{cell:.2f}".replace(".", point) if i == 8 else cell for i, cell in enumerate(row)]
+            for row in rows
         )
         return out.getvalue().encode("utf-8-sig")
     book = Workbook(write_only=True)
     sheet = book.create_sheet("invoices")
     sheet.append(HEADER)
-    for row in rows:
-        sheet.append(row)
+    for row in rows:  # amounts as numbers with two decimals, dates as dates
+        amount = WriteOnlyCell(sheet, value=row[8])
+        amount.number_format = "#,##0.00"
+        issued = WriteOnlyCell(sheet, value=row[3])
+        issued.number_format = "DD.MM.YYYY"
+        sheet.append([*row[:3], issued, *row[4:8], amount, *row[9:]])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -327,6 +327,38 @@ def get_invoice(actor: Actor, client_id: int, invoice_id: int) -> Invoice:
         return _load(s, client_id, invoice_id)
 
 
+LIVE_ROWS = 200
+PROGRESS_IDS = 20_000
+
+
+def invoices_by_id(actor: Actor, client_id: int, ids: Sequence[int]) -> list[Invoice]:
+    """Some of the client's invoices by id (a page following their states), at most 200."""
+    wanted = sorted(set(ids))[:LIVE_ROWS]
+    with transaction() as s:
+        load_client(s, actor, client_id)
+        if not wanted:
+            return []
+        return list(
+            s.scalars(select(Invoice).where(Invoice.client_id == client_id, Invoice.id.in_(wanted)))
+        )
+
+
+def progress(actor: Actor, client_id: int, ids: Sequence[int]) -> dict[str, int]:
+    """How many of these invoices (a package, say) are in each state."""
+    wanted = sorted(set(ids))[:PROGRESS_IDS]
+    counts: dict[str, int] = {}
+    with transaction() as s:
+        load_client(s, actor, client_id)
+        for start in range(0, len(wanted), 1000):
+            for state, count in s.execute(
+                select(Invoice.state, func.count())
+                .where(Invoice.client_id == client_id, Invoice.id.in_(wanted[start : start + 1000]))
+                .group_by(Invoice.state)
+            ):
+                counts[State(state).value] = counts.get(State(state).value, 0) + count
+    return counts
+
+
 def document(actor: Actor, client_id: int, invoice_id: int, kind: str) -> tuple[bytes, str]:
     """The invoice XML or its UPO, with a file name."""
     with transaction() as s:

@@ -84,7 +84,11 @@ def _rows(s: Session, kind: str, client_id: int) -> list[list[str]]:
     ]
 
 
-def export(actor: Actor, client_id: int, kind: str, fmt: str) -> bytes:
+def export(actor: Actor, client_id: int, kind: str, fmt: str, *, separator: str = ";") -> bytes:
+    """Counterparties or products as CSV (UTF-8 with a BOM, ``;`` as Polish Excel opens it,
+    or ``,``) or XLSX."""
+    if separator not in (";", ","):
+        raise ValidationFailed.single("separator", "a semicolon or a comma")
     if kind not in KINDS:
         raise NotFound("no such master data")
     if fmt not in ("csv", "xlsx"):
@@ -98,17 +102,30 @@ def export(actor: Actor, client_id: int, kind: str, fmt: str) -> bytes:
     header = COLUMNS[kind]
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = csv.writer(out, delimiter=separator)
         writer.writerow(header)
-        writer.writerows(rows)
+        priced = header.index("net_price") if "net_price" in header else -1
+        writer.writerows(
+            [
+                cell.replace(".", ",") if i == priced and separator == ";" and cell else cell
+                for i, cell in enumerate(row)
+            ]
+            for row in rows
+        )
         return out.getvalue().encode("utf-8-sig")
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = kind
     sheet.append(header)
-    for row in rows:
+    priced = header.index("net_price") if "net_price" in header else -1
+    for cells in rows:
+        row: list[str | Decimal] = list(cells)
+        if priced >= 0 and cells[priced]:
+            row[priced] = Decimal(cells[priced])
         sheet.append(row)
+        if priced >= 0:
+            sheet.cell(row=sheet.max_row, column=priced + 1).number_format = "#,##0.00"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -130,7 +147,9 @@ def _read(data: bytes, fmt: str) -> Iterator[tuple[int, list[str]]]:
     """(row number as a person sees it, cells) of every data row; row 1 is the header."""
     if fmt == "csv":
         text = data.decode("utf-8-sig")
-        for index, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        first = text.split("\n", 1)[0]
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        for index, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
             yield index, [cell.strip() for cell in row]
         return
     try:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from hashlib import sha256
 
-from sqlalchemy import CursorResult, case, select, update
+from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -271,15 +272,31 @@ def warn_low_balances() -> int:
     return warned
 
 
+FORECAST_DAYS = 30
+
+
 @dataclass(frozen=True)
 class Statement:
     balance: int
     entries: Sequence[QuotaEntry]
     low_mark: int = LOW_FLOOR
+    # Operations used in the last FORECAST_DAYS days
+    used_recently: int = 0
 
     @property
     def low(self) -> bool:
         return self.balance <= self.low_mark
+
+    @property
+    def daily_use(self) -> float:
+        return self.used_recently / FORECAST_DAYS
+
+    @property
+    def days_left(self) -> int | None:
+        """At the last 30 days' pace, how many days the package lasts (None: nothing used)."""
+        if self.used_recently <= 0:
+            return None
+        return int(max(self.balance, 0) / self.daily_use)
 
 
 def statement(actor: Actor, bureau_id: int, *, limit: int = 100) -> Statement:
@@ -293,4 +310,11 @@ def statement(actor: Actor, bureau_id: int, *, limit: int = 100) -> Statement:
             .order_by(QuotaEntry.id.desc())
             .limit(max(1, min(limit, 1000)))
         ).all()
-        return Statement(available(s, bureau_id), entries, low_mark(s, bureau_id))
+        used = s.scalar(
+            select(func.coalesce(func.sum(-QuotaEntry.amount), 0)).where(
+                QuotaEntry.bureau_id == bureau_id,
+                QuotaEntry.kind.in_(("send", "download")),
+                QuotaEntry.created_at >= now() - timedelta(days=FORECAST_DAYS),
+            )
+        )
+        return Statement(available(s, bureau_id), entries, low_mark(s, bureau_id), int(used or 0))

@@ -14,7 +14,9 @@ from integration.api.auth import current_actor
 from integration.audit.service import AuditFilter
 from integration.core.clock import WARSAW
 from integration.core.errors import Unauthenticated
-from integration.web.views import PAGE_ROWS, _day, _page_number, bp
+from integration.web.common import PAGE_ROWS, bp
+from integration.web.common import day as _day
+from integration.web.common import page_number as _page_number
 
 ACTIONS = {
     "": "wszystkie",

@@ -46,7 +46,7 @@ def test_the_setup_token_travels_after_the_hash_and_never_in_a_url_the_server_se
     page = browser.get(address.removeprefix("http://127.0.0.1:8000"))
     seen.append(page.request.url)
     assert page.status_code == 200
-    assert 'src="/static/fragment-code.js"' in page.text
+    assert 'src="/static/delegat.js"' in page.text
     done = browser.post(
         "/setup-password",
         data={"token": token, "password": "a long new password", "csrf_token": _csrf(page.text)},

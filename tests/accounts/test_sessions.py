@@ -45,7 +45,7 @@ def test_signing_out_on_the_page_ends_the_session_too(
     copy = _copy(app, http)
     page = http.get("/")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    assert http.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert http.post("/logout", data={"csrf_token": token}).status_code == 303
     assert copy.get("/api/v1/me").status_code == 401
 
 

@@ -1,0 +1,67 @@
+"""The bureau's licence and KSeF package: numbers, seats, the package and its forecast, and
+moving the whole bureau."""
+
+from __future__ import annotations
+
+from flask import Response, request
+from werkzeug.wrappers import Response as BaseResponse
+
+from integration.accounts.actor import Actor
+from integration.core.errors import ValidationFailed
+from integration.core.i18n import _
+from integration.invoices import archive
+from integration.licensing import service as licensing
+from integration.quota import service as quota
+from integration.web.common import Outcome, Page, act, actor, bp, show, signed_in, upload
+
+
+@bp.route("/bureaus/<int:bureau_id>/licence", methods=["GET", "POST"])
+@signed_in
+def licence_panel(bureau_id: int) -> Page:
+    """The licence panel: numbers, seats, reminders; enter a number; check the status."""
+    who = actor()
+    outcome: Outcome | BaseResponse | None = None
+    if request.method == "POST":
+        outcome = act(lambda action: _action(who, bureau_id, action))
+        if isinstance(outcome, BaseResponse):
+            return outcome
+    return show(
+        "licence/panel.html",
+        outcome,
+        panel=licensing.licence_panel(who, bureau_id),
+        package=quota.statement(who, bureau_id, limit=10),
+        bureau_id=bureau_id,
+        admin=who.administers_bureau(bureau_id),
+    )
+
+
+def _action(who: Actor, bureau_id: int, action: str) -> str:
+    if action == "import":
+        moved = archive.import_bureau(who, bureau_id, upload())
+        return _(
+            "Imported %(new)d new and %(old)d existing client(s), %(invoices)d invoice(s) "
+            "(%(skipped)d were already here) and %(rows)d master-data row(s).",
+            new=moved.clients_created,
+            old=moved.clients_updated,
+            invoices=moved.invoices_created,
+            skipped=moved.invoices_skipped,
+            rows=moved.master_data_rows,
+        )
+    if action == "number" or (not action and request.form.get("number")):
+        licensing.enter_licence(who, bureau_id, request.form.get("number", ""))
+        return _("The licence number is entered.")
+    if action in ("check", ""):
+        licensing.licence_panel(who, bureau_id)
+        return _("Registration status checked.")
+    raise ValidationFailed.single("action", "unknown action")
+
+
+@bp.get("/bureaus/<int:bureau_id>/export.zip")
+@signed_in
+def bureau_export(bureau_id: int) -> Response:
+    data = archive.export_bureau(actor(), bureau_id)
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="bureau-{bureau_id}.zip"'},
+    )
