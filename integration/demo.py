@@ -35,6 +35,7 @@ PEOPLE = [
     ("client admin", "prezes@zielony-ogrod.example", "Jan", "Zieliński", "02230501016", 0),
     ("client admin", "biuro@kamex.example", "Maria", "Kamińska", None, 1),
     ("client admin", "wlasciciel@piekarnia.example", "Tomasz", "Lewandowski", None, 2),
+    ("client user", "kasia@zielony-ogrod.example", "Katarzyna", "Zielińska", None, 0),
 ]
 CLIENTS = [
     ("1234563218", "Zielony Ogród Sp. z o.o."),
@@ -50,6 +51,7 @@ _ROLES = {
     "bureau admin": Role.BUREAU_ADMIN,
     "accountant": Role.ACCOUNTANT,
     "client admin": Role.CLIENT_ADMIN,
+    "client user": Role.CLIENT_USER,
 }
 
 

@@ -119,10 +119,21 @@ def ksef_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     )
 
 
+class EnglishClient(FlaskClient):
+    """A test client that asks for English (``Accept-Language: en``), so that tests read the
+    service's messages by their English ids; the Polish pages have tests of their own, which
+    say which language they ask for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 @pytest.fixture(scope="session")
 def app(settings: Settings, ksef_sandbox: Flask) -> Iterator[Flask]:
     _reset_database(settings.database_url)
     application = create_app(settings, ksef_transport=httpx.WSGITransport(app=ksef_sandbox))
+    application.test_client_class = EnglishClient
     with application.app_context():
         flask_migrate.upgrade()
     yield application
@@ -139,6 +150,7 @@ def make_app() -> Iterator[Callable[..., Flask]]:
 
     def make(settings: Settings, **kwargs: Any) -> Flask:
         application = create_app(settings, **kwargs)
+        application.test_client_class = EnglishClient
         made.append(application)
         return application
 

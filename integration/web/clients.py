@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import request, url_for
+from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from integration.accounts import service as accounts
@@ -35,7 +35,9 @@ def overview() -> Page:
         outcome = act(lambda action: _home_action(who, action), to=url_for("web.overview"))
         if isinstance(outcome, Response):
             return outcome
-    if who.bureau_roles or (who.is_platform_admin and not who.client_roles):
+    if who.is_platform_admin and not who.bureau_roles and not who.client_roles:
+        return redirect(url_for("web.platform_home"))
+    if who.bureau_roles:
         return show("clients/home_bureau.html", outcome, **_bureau_home(who))
     return show("clients/home_client.html", outcome, **_client_home(who))
 
@@ -208,8 +210,6 @@ def add_client(bureau_id: int) -> Page:
 def _done_or_home(outcome: Outcome | Response) -> Response:
     if isinstance(outcome, Response):
         return outcome
-    from flask import flash, redirect  # noqa: PLC0415
-
     flash(outcome.error or "", "error")
     return redirect(url_for("web.overview"), 303)
 

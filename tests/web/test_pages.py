@@ -1,7 +1,7 @@
 """The pages' forms: a readable message on errors, CSRF-protected, POST-redirect-GET.
 
-These read the pages in English (the second language, by ``Accept-Language``); the Polish
-pages are proven in ``test_polish.py`` and in the browser journeys."""
+These read the pages in English (the test client asks for it); the Polish pages are proven
+in ``test_polish.py``, ``test_areas.py`` and in the browser journeys."""
 
 import io
 import re
@@ -9,16 +9,10 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import PASSWORD, World
-
-
-@pytest.fixture(autouse=True)
-def _english(client: FlaskClient) -> None:
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
 
 
 def _csrf(html: str) -> str:
