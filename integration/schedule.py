@@ -14,6 +14,7 @@ class Periodic:
 
 PERIODIC = (
     Periodic("integration.accounts.jobs.reconcile_welcome_emails", "mail", 300),
+    Periodic("integration.mail.jobs.sweep_mail", "mail", 120),
     Periodic("integration.licensing.jobs.apply_licence_deadlines", "default", 3600),
     Periodic("integration.invoices.jobs.reconcile_invoices", "ksef", 20),  # claims lapse in 60 s
     Periodic("integration.invoices.jobs.sync_all_costs", "ksef", 900),

@@ -9,13 +9,14 @@ from integration.accounts.models import Bureau, ClientCompany, Membership, Membe
 from integration.accounts.secrets import new_token, token_digest
 from integration.core.appctx import current_settings
 from integration.core.db import transaction
+from integration.core.messages import translator
 from integration.mail import Message, backend_for, send
 
-ROLE_NAMES = {
+ROLE_NAMES = {  # as the e-mail names them (translated in the recipient's language)
     "bureau_admin": "bureau admin",
     "accountant": "accountant",
-    "client_admin": "company admin",
-    "client_user": "company user",
+    "client_admin": "client admin",
+    "client_user": "client user",
 }
 
 
@@ -49,16 +50,26 @@ def deliver(membership_id: int) -> bool:
         )
         assert tenant is not None
         user = membership.user
-        role = ROLE_NAMES.get(membership.role.value, membership.role.value)
+        tr = translator(user.language)
+        role = tr.gettext(ROLE_NAMES.get(membership.role.value, membership.role.value))
         body = [
-            f"Hello {user.person.first_name},",
+            tr.gettext("Hello %(name)s,", name=user.person.first_name),
             "",
-            f"{tenant.name} invited you to work with them in Delegat as {role}.",
-            f"Sign in with your account ({user.email}) and accept the invitation here:",
+            tr.gettext(
+                "%(tenant)s invited you to work with them in Delegat as %(role)s.",
+                tenant=tenant.name,
+                role=role,
+            ),
+            tr.gettext(
+                "Sign in with your account (%(email)s) and accept the invitation here:",
+                email=user.email,
+            ),
             accept_link(settings.public_base_url, token),
             "",
-            f"If the page asks for the code from this e-mail, it is: {token}",
-            "If you do not expect this invitation, ignore this message.",
+            tr.gettext(
+                "If the page asks for the code from this e-mail, it is: %(code)s", code=token
+            ),
+            tr.gettext("If you do not expect this invitation, ignore this message."),
         ]
         send(
             s,
@@ -66,7 +77,7 @@ def deliver(membership_id: int) -> bool:
             Message(
                 key=f"invitation:{membership_id}",
                 recipient=user.email,
-                subject=f"An invitation from {tenant.name}"[:300],
+                subject=tr.gettext("An invitation from %(tenant)s", tenant=tenant.name)[:300],
                 body="\n".join(body),
                 secrets=(token,),
             ),

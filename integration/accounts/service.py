@@ -590,6 +590,16 @@ def _set_active(s: Session, m: Membership, active: bool) -> None:
         end_sessions(s, m.user_id, "deactivated")
 
 
+def languages_of(s: Session, emails: list[str]) -> dict[str, str | None]:
+    """The language each of these people chose (None: Polish, the default)."""
+    if not emails:
+        return {}
+    found = s.execute(
+        select(UserAccount.email, UserAccount.language).where(UserAccount.email.in_(emails))
+    ).all()
+    return dict(found)  # a list of pairs (a Result itself would be taken for a mapping)
+
+
 def member_emails(
     s: Session,
     roles: frozenset[Role] | set[Role],
@@ -865,11 +875,16 @@ def audit_trail(
         return audit.entries(s, narrow=narrow, page=page, per_page=per_page, **where)
 
 
-def audit_csv(actor: Actor, tenant: Tenant, narrow: audit.AuditFilter = EVERYTHING) -> bytes:
-    """The trail as CSV; the export itself goes into the trail."""
+def audit_csv(
+    actor: Actor, tenant: Tenant, narrow: audit.AuditFilter = EVERYTHING, *, separator: str = ";"
+) -> bytes:
+    """The trail as CSV (``;`` as Polish Excel opens it, or ``,``); the export itself goes into
+    the trail."""
+    if separator not in (";", ","):
+        raise ValidationFailed.single("separator", "a semicolon or a comma")
     with transaction() as s:
         where = _trail_of(s, actor, tenant)
-        data = audit.as_csv(s, narrow=narrow, **where)
+        data = audit.as_csv(s, narrow=narrow, separator=separator, **where)
         entries = data.count(b"\n") - 1
         audit.record(
             s,

@@ -12,6 +12,7 @@ from integration.accounts.secrets import new_token, token_digest
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
+from integration.core.messages import translator
 from integration.jobs import enqueue_after_commit, job_id
 from integration.mail import Message, backend_for, send
 
@@ -38,10 +39,11 @@ def deliver(user_id: int) -> bool:
             return False
         user = s.get(UserAccount, user_id)
         assert user is not None
+        tr = translator(user.language)
         body = [
-            f"Hello {user.person.first_name},",
+            tr.gettext("Hello %(name)s,", name=user.person.first_name),
             "",
-            "an account was created for you in Delegat.",
+            tr.gettext("an account was created for you in Delegat."),
         ]
         secrets: tuple[str, ...] = ()
         if user.password_hash is None:
@@ -51,19 +53,24 @@ def deliver(user_id: int) -> bool:
             secrets = (token,)
             body += [
                 "",
-                f"Set your password here (valid {settings.password_setup_ttl_hours} h):",
+                tr.gettext(
+                    "Set your password here (valid %(hours)d h):",
+                    hours=settings.password_setup_ttl_hours,
+                ),
                 setup_link(settings.public_base_url, token),
                 "",
-                f"If the page asks for the code from this e-mail, it is: {token}",
+                tr.gettext(
+                    "If the page asks for the code from this e-mail, it is: %(code)s", code=token
+                ),
             ]
-        body += ["", f"Your login is {user.email}."]
+        body += ["", tr.gettext("Your login is %(email)s.", email=user.email)]
         send(
             s,
             backend_for(settings.mail_backend),
             Message(
                 key=f"welcome:{user.id}",
                 recipient=user.email,
-                subject="Your Delegat account",
+                subject=tr.gettext("Your Delegat account"),
                 body="\n".join(body),
                 secrets=secrets,
             ),

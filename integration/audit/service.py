@@ -209,11 +209,12 @@ def as_csv(
     bureau_id: int | None = None,
     client_id: int | None = None,
     narrow: AuditFilter = AuditFilter(),
+    separator: str = ";",
 ) -> bytes:
     """The tenant's trail, narrowed, as CSV (UTF-8 with BOM for spreadsheets), oldest first."""
     stmt = _narrowed(_of_tenant(bureau_id, client_id), narrow).order_by(AuditEntry.id)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, delimiter=separator)
     writer.writerow(COLUMNS)
     for row in s.scalars(stmt.limit(MAX_EXPORT).execution_options(yield_per=1000)):
         writer.writerow(

@@ -32,11 +32,12 @@ from flask_babel import format_date as babel_format_date
 from flask_babel import gettext as _gettext
 from flask_babel import ngettext as _ngettext
 
-LANGUAGES = ("pl", "en")
-DEFAULT = "pl"
+from integration.core.messages import DEFAULT, LANGUAGES, TRANSLATIONS
+
+__all__ = ["DEFAULT", "LANGUAGES", "TRANSLATIONS", "init_app", "translate"]
+
 TIMEZONE = "Europe/Warsaw"
 SESSION_KEY = "language"
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 _DATE = {"pl": "dd.MM.yyyy", "en": "d MMM yyyy"}
 _DATETIME = {"pl": "dd.MM.yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
 log = logging.getLogger(__name__)

@@ -52,6 +52,15 @@ class Settings:
     # The demo's and development's mail page (/mail) showing the outbox, links included
     show_outbox: bool = False
     mail_sender: str = "Delegat <no-reply@delegat.local>"
+    # The mail server of the smtp backend: STARTTLS on by default; the CA file verifies a
+    # server whose certificate no public authority signed
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_ca_file: str | None = None
+    smtp_timeout_seconds: int = 30
     public_base_url: str = "http://127.0.0.1:8000"
     max_request_bytes: int = 8 * 1024 * 1024
     access_token_ttl_seconds: int = 3600

@@ -670,17 +670,19 @@ class ContextOverview:
     session_expires_at: dt.datetime | None
 
 
-def bureau_overview(actor: Actor, bureau_id: int) -> list[ContextOverview]:
-    """Which client contexts of the bureau have working credentials, rights and expiry."""
+def bureau_overview(
+    actor: Actor, bureau_id: int, client_ids: Sequence[int] | None = None
+) -> list[ContextOverview]:
+    """Which client contexts of the bureau (or of these of its clients) have working
+    credentials, rights and expiry."""
     if not actor.works_for_bureau(bureau_id):
         raise NotFound("no such bureau")
     at = now()
     with transaction() as s:
-        clients = s.scalars(
-            select(ClientCompany)
-            .where(ClientCompany.bureau_id == bureau_id)
-            .order_by(ClientCompany.name)
-        ).all()
+        chosen = select(ClientCompany).where(ClientCompany.bureau_id == bureau_id)
+        if client_ids is not None:
+            chosen = chosen.where(ClientCompany.id.in_(list(client_ids)))
+        clients = s.scalars(chosen.order_by(ClientCompany.name)).all()
         rows = s.scalars(
             select(KsefCredential).where(KsefCredential.client_id.in_([c.id for c in clients]))
         ).all()

@@ -9,9 +9,12 @@ moved in the same transaction that writes the e-mails, so a job that runs twice 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
+from babel.numbers import format_currency
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,14 +24,21 @@ from integration.accounts.models import (
     Bureau,
     ClientCompany,
 )
-from integration.accounts.service import member_emails
+from integration.accounts.service import languages_of, member_emails
 from integration.core.appctx import current_settings
-from integration.core.clock import now
+from integration.core.clock import WARSAW, now
 from integration.core.db import transaction
+from integration.core.messages import Translator, translator
 from integration.invoices.models import Direction, Invoice, InvoiceDigest, State
 from integration.mail import MailBackend, Message, backend_for, send
 
 ATTENTION = (State.FAILED, State.REJECTED)
+STATE_NAMES = {"failed": "Not sent", "rejected": "Rejected"}  # as the pages label them
+
+
+def format_amount(amount: Decimal, currency: str, language: str) -> str:
+    """An amount as people of the language write it (``1 518,44 zł``)."""
+    return format_currency(amount, currency, locale=language)
 
 
 def _recipients(
@@ -48,8 +58,14 @@ class _Round:
     link: str
     newest: int
 
-    def deliver(self, key: str, recipients: list[str], subject: str, body: str) -> None:
+    def deliver(
+        self, key: str, recipients: list[str], compose: Callable[[Translator], tuple[str, str]]
+    ) -> None:
+        """One message per recipient, in the language each chose: ``compose`` gives its
+        subject and body."""
+        languages = languages_of(self.s, recipients)
         for email in recipients:
+            subject, body = compose(translator(languages.get(email)))
             message = Message(
                 key=f"{key}:{email}"[:120], recipient=email, subject=subject, body=body
             )
@@ -93,27 +109,47 @@ def _bureau(run: _Round, bureau: Bureau) -> bool:
     ).all()
     told = bool(arrived or trouble)
     if told:
-        lines = [
-            f"Invoices of {bureau.name}'s clients since {mark.sent_at:%Y-%m-%d %H:%M} UTC.",
-            "",
-        ]
-        if arrived:
-            lines.append(f"New cost invoices: {sum(arrived.values())}")
-            lines += [f"  {name}: {count}" for name, count in sorted(arrived.items())]
-            lines.append("")
-        if trouble:
-            lines.append(f"Sales invoices needing attention: {len(trouble)}")
-            lines += [
-                f"  {name}: {number} — {State(state).value}" + (f" ({why[:120]})" if why else "")
-                for name, number, state, why in trouble[:50]
+        since = mark.sent_at.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
+
+        def compose(tr: Translator) -> tuple[str, str]:
+            lines = [
+                tr.gettext(
+                    "Invoices of the clients of %(bureau)s since %(moment)s.",
+                    bureau=bureau.name,
+                    moment=since,
+                ),
+                "",
             ]
-            lines.append("")
-        lines.append(f"See them all: {run.link}/bureaus/{bureau.id}/invoices")
+            if arrived:
+                lines.append(
+                    tr.gettext("New cost invoices: %(count)d", count=sum(arrived.values()))
+                )
+                lines += [f"  {name}: {count}" for name, count in sorted(arrived.items())]
+                lines.append("")
+            if trouble:
+                lines.append(
+                    tr.gettext("Sales invoices needing attention: %(count)d", count=len(trouble))
+                )
+                lines += [
+                    f"  {name}: {number} — {tr.gettext(STATE_NAMES[State(state).value])}"
+                    + (f" ({tr.gettext(why)[:120]})" if why else "")
+                    for name, number, state, why in trouble[:50]
+                ]
+                lines.append("")
+            lines.append(
+                tr.gettext(
+                    "See them all: %(link)s", link=f"{run.link}/bureaus/{bureau.id}/invoices"
+                )
+            )
+            subject = tr.gettext(
+                "Delegat: %(new)d new cost invoice(s), %(attention)d to look at",
+                new=sum(arrived.values()),
+                attention=len(trouble),
+            )
+            return subject, "\n".join(lines)
+
         run.deliver(
-            f"digest:bureau:{bureau.id}:{at:%Y%m%d%H}",
-            _recipients(s, bureau_id=bureau.id),
-            f"Delegat: {sum(arrived.values())} new cost invoice(s), {len(trouble)} to look at",
-            "\n".join(lines),
+            f"digest:bureau:{bureau.id}:{at:%Y%m%d%H}", _recipients(s, bureau_id=bureau.id), compose
         )
     mark.last_invoice_id, mark.sent_at = max(newest, mark.last_invoice_id), at
     return told
@@ -134,18 +170,30 @@ def _client(run: _Round, client: ClientCompany) -> bool:
     ).all()
     recipients = _recipients(s, client_id=client.id)
     if arrived and recipients:
-        lines = [f"New cost invoices of {client.name} in KSeF: {len(arrived)}", ""]
-        lines += [
-            f"  {seller} — {number}: {gross:.2f} {currency}"
-            for seller, number, gross, currency in arrived[:50]
-        ]
-        lines += ["", f"See them: {run.link}/clients/{client.id}/invoices?direction=cost"]
-        run.deliver(
-            f"digest:client:{client.id}:{at:%Y%m%d%H}",
-            recipients,
-            f"Delegat: {len(arrived)} new cost invoice(s) of {client.name}",
-            "\n".join(lines),
-        )
+
+        def compose(tr: Translator) -> tuple[str, str]:
+            lines = [
+                tr.gettext(
+                    "New cost invoices of %(client)s in KSeF: %(count)d",
+                    client=client.name,
+                    count=len(arrived),
+                ),
+                "",
+            ]
+            lines += [
+                f"  {seller} — {number}: {format_amount(gross, currency, tr.language)}"
+                for seller, number, gross, currency in arrived[:50]
+            ]
+            link = f"{run.link}/clients/{client.id}/invoices?direction=cost"
+            lines += ["", tr.gettext("See them: %(link)s", link=link)]
+            subject = tr.gettext(
+                "Delegat: %(count)d new cost invoice(s) of %(client)s",
+                count=len(arrived),
+                client=client.name,
+            )
+            return subject, "\n".join(lines)
+
+        run.deliver(f"digest:client:{client.id}:{at:%Y%m%d%H}", recipients, compose)
     mark.last_invoice_id, mark.sent_at = max(newest, mark.last_invoice_id), at
     return bool(arrived and recipients)
 

@@ -7,6 +7,7 @@ filtered by client, with counts by state for the whole bureau.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,6 +78,7 @@ def bureau_invoices(
     q: str | None = None,
     page: int = 1,
     per_page: int = 50,
+    counted: bool = True,
 ) -> InboxPage:
     """Invoices of every client of the bureau, the most recently received first."""
     if not actor.sees_bureau(bureau_id):
@@ -117,13 +119,14 @@ def bureau_invoices(
             .limit(per_page)
         ).all()
         counts: dict[str, dict[str, int]] = {d.value: {} for d in Direction}
-        for row_direction, state, count in s.execute(
-            select(Invoice.direction, Invoice.state, func.count())
-            .join(ClientCompany, ClientCompany.id == Invoice.client_id)
-            .where(ClientCompany.bureau_id == bureau_id)
-            .group_by(Invoice.direction, Invoice.state)
-        ):
-            counts[Direction(row_direction).value][State(state).value] = count
+        if counted:  # a whole-bureau scan: only the pages that show the counts ask for them
+            for row_direction, state, count in s.execute(
+                select(Invoice.direction, Invoice.state, func.count())
+                .join(ClientCompany, ClientCompany.id == Invoice.client_id)
+                .where(ClientCompany.bureau_id == bureau_id)
+                .group_by(Invoice.direction, Invoice.state)
+            ):
+                counts[Direction(row_direction).value][State(state).value] = count
     return InboxPage(
         items=[InboxItem(invoice, name) for invoice, name in rows],
         total=total,
@@ -142,35 +145,144 @@ class ClientActivity:
     open_sales: int  # sales invoices on their way (queued, sending, in KSeF)
 
 
-def activity(actor: Actor, bureau_id: int, *, since: datetime) -> dict[int, ClientActivity]:
-    """For each client of the bureau: what needs attention, what arrived, what is on its way
-    (one grouped query; clients without any of these are left out)."""
+def activity(
+    actor: Actor, bureau_id: int, *, since: datetime, of: Sequence[int]
+) -> dict[int, ClientActivity]:
+    """For the clients ``of`` (a page of the bureau's): what needs attention, what is on its
+    way, and the cost invoices that arrived ``since``; clients with none are left out."""
     if not actor.works_for_bureau(bureau_id):
         raise Forbidden("only the bureau's people see the invoices of all its clients")
     on_the_way = (State.QUEUED, State.SENDING, State.PROCESSING)
+    attention: Counter[int] = Counter()
+    moving: Counter[int] = Counter()
     with transaction() as s:
-        rows = s.execute(
-            select(
-                Invoice.client_id,
-                func.count().filter(
-                    Invoice.direction == Direction.SALES, Invoice.state.in_(ATTENTION)
-                ),
-                func.count().filter(
-                    Invoice.direction == Direction.COST, Invoice.created_at >= since
-                ),
-                func.count().filter(
-                    Invoice.direction == Direction.SALES, Invoice.state.in_(on_the_way)
-                ),
-            )
+        for client_id, state, count in s.execute(
+            select(Invoice.client_id, Invoice.state, func.count())
             .join(ClientCompany, ClientCompany.id == Invoice.client_id)
-            .where(ClientCompany.bureau_id == bureau_id)
             .where(
-                Invoice.state.in_((*ATTENTION, *on_the_way))
-                | ((Invoice.direction == Direction.COST) & (Invoice.created_at >= since))
+                ClientCompany.bureau_id == bureau_id,
+                Invoice.client_id.in_(list(of)),
+                Invoice.state.in_((*ATTENTION, *on_the_way)),
+                Invoice.direction == Direction.SALES,
+            )
+            .group_by(Invoice.client_id, Invoice.state)
+        ):
+            (attention if State(state) in ATTENTION else moving)[client_id] += count
+        arrivals = s.execute(
+            select(Invoice.client_id, func.count())
+            .join(ClientCompany, ClientCompany.id == Invoice.client_id)
+            .where(
+                ClientCompany.bureau_id == bureau_id,
+                Invoice.direction == Direction.COST,
+                Invoice.created_at >= since,
             )
             .group_by(Invoice.client_id)
         ).all()
+    arrived: dict[int, int] = dict(arrivals)  # pairs (a Result would pass for a mapping)
     return {
-        client_id: ClientActivity(attention or 0, costs or 0, moving or 0)
-        for client_id, attention, costs, moving in rows
+        client_id: ClientActivity(
+            attention[client_id], arrived.get(client_id, 0), moving[client_id]
+        )
+        for client_id in {*attention, *moving, *arrived}
     }
+
+
+def arrived_since(actor: Actor, bureau_id: int, since: datetime) -> int:
+    """How many cost invoices arrived for the bureau's clients since a moment (over the
+    arrivals index, which holds the client too)."""
+    if not actor.works_for_bureau(bureau_id):
+        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    with transaction() as s:
+        ours = select(ClientCompany.id).where(ClientCompany.bureau_id == bureau_id)
+        return (
+            s.scalar(
+                select(func.count())
+                .select_from(Invoice)
+                .where(
+                    Invoice.direction == Direction.COST,
+                    Invoice.created_at >= since,
+                    Invoice.client_id.in_(ours.scalar_subquery()),
+                )
+            )
+            or 0
+        )
+
+
+@dataclass(frozen=True)
+class ClientPage:
+    """A page of the bureau's clients for its dashboard: those needing attention first."""
+
+    items: Sequence[ClientCompany]
+    found: int  # matching the search
+    total: int  # all of the bureau's clients
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.found // self.per_page))
+
+
+def client_page(
+    actor: Actor, bureau_id: int, *, q: str | None = None, page: int = 1, per_page: int = 50
+) -> ClientPage:
+    """The bureau's clients searched by name or NIP, those with sales invoices rejected or not
+    sent first, then by name (paged in the database)."""
+    if not actor.works_for_bureau(bureau_id):
+        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    per_page = max(1, min(per_page, MAX_PAGE))
+    where: list[ColumnElement[bool]] = [ClientCompany.bureau_id == bureau_id]
+    if q:
+        digits = "".join(ch for ch in q if ch.isdigit())
+        named = ClientCompany.name.icontains(q, autoescape=True)
+        where.append(
+            named | ClientCompany.nip.contains(digits, autoescape=True) if digits else named
+        )
+    troubled = (
+        select(Invoice.id)
+        .where(
+            Invoice.client_id == ClientCompany.id,
+            Invoice.direction == Direction.SALES,
+            Invoice.state.in_(ATTENTION),
+        )
+        .exists()
+    )
+    with transaction() as s:
+        total = (
+            s.scalar(
+                select(func.count())
+                .select_from(ClientCompany)
+                .where(ClientCompany.bureau_id == bureau_id)
+            )
+            or 0
+        )
+        found = s.scalar(select(func.count()).select_from(ClientCompany).where(*where)) or 0
+        items = s.scalars(
+            select(ClientCompany)
+            .where(*where)
+            .order_by(troubled.desc(), ClientCompany.name, ClientCompany.id)
+            .offset((max(page, 1) - 1) * per_page)
+            .limit(per_page)
+        ).all()
+    return ClientPage(items, found, total, max(page, 1), per_page)
+
+
+def attention_count(actor: Actor, bureau_id: int) -> int:
+    """How many of the bureau's sales invoices were rejected or not sent (over the index of
+    states)."""
+    if not actor.works_for_bureau(bureau_id):
+        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    with transaction() as s:
+        return (
+            s.scalar(
+                select(func.count())
+                .select_from(Invoice)
+                .join(ClientCompany, ClientCompany.id == Invoice.client_id)
+                .where(
+                    ClientCompany.bureau_id == bureau_id,
+                    Invoice.state.in_(ATTENTION),
+                    Invoice.direction == Direction.SALES,
+                )
+            )
+            or 0
+        )

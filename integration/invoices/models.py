@@ -68,6 +68,7 @@ class Invoice(Base):
         sa.UniqueConstraint("client_id", "ksef_number"),
         sa.Index("ix_invoice_client_listing", "client_id", "direction", "issue_date"),
         sa.Index("ix_invoice_state", "state", "updated_at"),
+        sa.Index("ix_invoice_arrivals", "created_at", "direction", "client_id"),  # since when
         # the bureau's counts by state: read from the index alone
         sa.Index("ix_invoice_client_states", "client_id", "direction", "state"),
         # KSeF takes a number once per seller: while a sales invoice is open, it is the only

@@ -25,7 +25,7 @@ from integration.accounts.models import (
     Role,
     UserAccount,
 )
-from integration.accounts.service import load_client, member_emails
+from integration.accounts.service import languages_of, load_client, member_emails
 from integration.audit import service as audit
 from integration.core.appctx import current_settings
 from integration.core.clock import now
@@ -37,6 +37,7 @@ from integration.core.errors import (
     NotFound,
     ValidationFailed,
 )
+from integration.core.messages import translator
 from integration.jobs import enqueue_after_commit, job_id
 from integration.licensing import installation, numbers
 from integration.licensing.models import (
@@ -706,17 +707,23 @@ def apply_deadlines() -> dict[str, int]:
             )
         ):
             admins = member_emails(s, {Role.BUREAU_ADMIN}, bureau_id=lic.bureau_id)
-            until = lic.valid_until.date().isoformat() if lic.valid_until else "?"
+            languages = languages_of(s, admins)
+            until = lic.valid_until.strftime("%d.%m.%Y") if lic.valid_until else "?"
             for email in admins:
+                tr = translator(languages.get(email))
                 send(
                     s,
                     backend_for(settings.mail_backend),
                     Message(
                         key=f"support-reminder:{lic.id}:{email}",
                         recipient=email,
-                        subject="Your Delegat support licence expires soon",
-                        body=f"The support and updates licence {numbers.format_number(lic.number)} "
-                        f"is valid until {until}. Renew it to keep receiving updates.",
+                        subject=tr.gettext("Your Delegat support licence expires soon"),
+                        body=tr.gettext(
+                            "The support and updates licence %(number)s is valid until "
+                            "%(day)s. Renew it to keep receiving updates.",
+                            number=numbers.format_number(lic.number),
+                            day=until,
+                        ),
                     ),
                 )
             lic.reminded_at = at

@@ -1,4 +1,5 @@
-"""Mail backends. ``outbox`` (default) records messages in the database; ``log`` logs them."""
+"""Mail backends. ``outbox`` (default) records messages in the database; ``log`` logs them;
+``smtp`` records them and hands each to a mail server after the commit (``smtp.py``)."""
 
 from __future__ import annotations
 
@@ -86,10 +87,15 @@ def deliverable_body(row: MailOutbox) -> str:
 
 
 def backend_for(name: str) -> MailBackend:
+    if name == "smtp":
+        from integration.mail.smtp import SmtpBackend  # noqa: PLC0415 (it needs the jobs)
+
+        return SmtpBackend()
     try:
         return _BACKENDS[name]()
     except KeyError:
-        raise ValueError(f"unknown mail backend {name!r}; use one of {sorted(_BACKENDS)}") from None
+        known = sorted([*_BACKENDS, "smtp"])
+        raise ValueError(f"unknown mail backend {name!r}; use one of {known}") from None
 
 
 def send(session: Session, backend: MailBackend, message: Message) -> bool:

@@ -12,7 +12,8 @@ from integration.core.db import Base
 
 
 class MailOutbox(Base):
-    """E-mails the service sent, as the outbox backend records them."""
+    """E-mails the service wrote. With the ``smtp`` backend each is also handed to the mail
+    server by a job after the commit, and its delivery is recorded here."""
 
     __tablename__ = "mail_outbox"
 
@@ -26,3 +27,9 @@ class MailOutbox(Base):
     # The whole message, encrypted with the credential key, when it carries secrets
     sealed_body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # SMTP delivery: when the server took it, how many tries, the last refusal or fault, and
+    # when the server refused it for good (a bounce: not tried again)
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    bounced_at: Mapped[datetime | None]

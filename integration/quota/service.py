@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session
 
 from integration.accounts.actor import Actor
 from integration.accounts.models import Bureau, Role
-from integration.accounts.service import member_emails
+from integration.accounts.service import languages_of, member_emails
 from integration.audit import service as audit
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
 from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.core.messages import translator
 from integration.jobs import enqueue_after_commit, job_id
 from integration.mail import Message, backend_for, send
 from integration.quota.models import QuotaAccount, QuotaEntry
@@ -253,18 +254,27 @@ def warn_low_balances() -> int:
             if account.balance > mark:
                 continue
             admins = member_emails(s, {Role.BUREAU_ADMIN}, bureau_id=account.bureau_id)
+            languages = languages_of(s, admins)
             left = max(account.balance, 0)
             for email in admins:
+                tr = translator(languages.get(email))
                 send(
                     s,
                     backend,
                     Message(
                         key=f"quota-low:{account.bureau_id}:{at.isoformat()}:{email}",
                         recipient=email,
-                        subject="Your KSeF package is running low",
-                        body=f"The bureau's prepaid KSeF package has {left} operation(s) left. "
-                        "When it is used up, new invoices are refused and cost invoices are no "
-                        "longer downloaded. Buy a top-up to continue without a break.",
+                        subject=tr.gettext("Your KSeF package is running low"),
+                        body=tr.ngettext(
+                            "The bureau's prepaid KSeF package has %(num)d operation left.",
+                            "The bureau's prepaid KSeF package has %(num)d operations left.",
+                            left,
+                        )
+                        + " "
+                        + tr.gettext(
+                            "When it is used up, invoices wait for a top-up and cost invoices "
+                            "are no longer downloaded. Buy a top-up to continue without a break."
+                        ),
                     ),
                 )
             account.low_warned_at = at

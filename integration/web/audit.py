@@ -14,29 +14,30 @@ from integration.api.auth import current_actor
 from integration.audit.service import AuditFilter
 from integration.core.clock import WARSAW
 from integration.core.errors import Unauthenticated
+from integration.core.i18n import lazy as _l
 from integration.web.common import PAGE_ROWS, bp
 from integration.web.common import day as _day
 from integration.web.common import page_number as _page_number
 
 ACTIONS = {
-    "": "wszystkie",
-    "grant": "uprawnienia",
-    "credential": "dostęp do KSeF",
-    "seal": "pieczęć",
-    "invoice": "faktury",
-    "package": "paczki",
-    "invoices": "pobieranie faktur kosztowych",
-    "registration": "rejestracja klientów",
-    "licence": "licencje",
-    "person": "osoby",
-    "api_client": "klienci API",
-    "client": "firmy klientów",
-    "master_data": "kartoteki",
-    "export": "eksport",
-    "import": "import",
-    "quota": "pakiet KSeF",
+    "": _l("all"),
+    "grant": _l("permissions"),
+    "credential": _l("KSeF access"),
+    "seal": _l("seal"),
+    "invoice": _l("invoices"),
+    "package": _l("packages"),
+    "invoices": _l("cost invoice downloads"),
+    "registration": _l("client registration"),
+    "licence": _l("licences"),
+    "person": _l("people"),
+    "api_client": _l("API clients"),
+    "client": _l("client companies"),
+    "master_data": _l("master data"),
+    "export": _l("export"),
+    "import": _l("import"),
+    "quota": _l("KSeF package"),
 }
-OUTCOMES = {"": "każdy", "ok": "wykonano", "refused": "odmowa", "failed": "błąd"}
+OUTCOMES = {"": _l("any"), "ok": _l("done"), "refused": _l("refused"), "failed": _l("error")}
 
 
 def _narrow() -> AuditFilter:
@@ -83,7 +84,8 @@ def audit_export(kind: str, tenant_id: int) -> Response:
     except Unauthenticated:
         return redirect(url_for("web.login"))
     tenant = Tenant("bureau" if kind == "bureaus" else "client", tenant_id)
-    data = accounts.audit_csv(actor, tenant, _narrow())
+    separator = "," if request.args.get("separator") == "comma" else ";"
+    data = accounts.audit_csv(actor, tenant, _narrow(), separator=separator)
     return FlaskResponse(
         data,
         mimetype="text/csv",

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from integration.accounts import service as accounts
 from integration.accounts.actor import Actor
-from integration.accounts.models import ClientCompany
 from integration.core.clock import now
 from integration.core.errors import ValidationFailed
 from integration.core.i18n import _
@@ -20,7 +19,16 @@ from integration.invoices import service as invoice_service
 from integration.licensing import service as licensing
 from integration.permissions import service as permissions
 from integration.quota import service as quota
-from integration.web.common import Outcome, Page, act, actor, bp, show, signed_in
+from integration.web.common import (
+    Outcome,
+    Page,
+    act,
+    actor,
+    bp,
+    page_number,
+    show,
+    signed_in,
+)
 
 ATTENTION_ROWS = 50
 
@@ -42,47 +50,63 @@ def overview() -> Page:
     return show("clients/home_client.html", outcome, **_client_home(who))
 
 
+CLIENT_ROWS = 50
+_STEPS_DONE = "first-steps-done"
+
+
 def _bureau_home(who: Actor) -> dict[str, object]:
-    clients = accounts.my_clients(who)
+    """Per bureau: the package, what needs attention, the first steps while they are not all
+    done, and one page of its clients (searched by name or NIP, those needing attention first).
+    Everything is read for the page shown, never for every client."""
     since = accounts.previous_visit(who) or now() - timedelta(days=7)
+    search = request.args.get("q", "").strip()[:100]
+    number = page_number()
     bureaus = []
     for bureau_id in who.bureau_roles:
-        statement = quota.statement(who, bureau_id, limit=1)
-        ours = [c for c in clients if c.bureau_id == bureau_id]
-        connected = {row.client_id: row for row in credentials.bureau_overview(who, bureau_id)}
-        activity = inbox.activity(who, bureau_id, since=since)
-        attention = inbox.bureau_invoices(
-            who, bureau_id, states=inbox.ATTENTION, direction="sales", per_page=ATTENTION_ROWS
+        listed = inbox.client_page(
+            who, bureau_id, q=search or None, page=number, per_page=CLIENT_ROWS
         )
-        states = licensing.states_for(ours)
+        shown = [c.id for c in listed.items]
+        connected = {
+            row.client_id: row for row in credentials.bureau_overview(who, bureau_id, shown)
+        }
+        admin = who.administers_bureau(bureau_id)
         bureaus.append(
             {
                 "bureau": accounts.get_bureau(who, bureau_id),
-                "clients": ours,
+                "clients": listed.items,
+                "listed": listed,
                 "connected": connected,
-                "activity": activity,
-                "states": states,
-                "package": statement,
-                "attention": attention,
-                "steps": _first_steps(who, ours, connected, states, activity),
-                "admin": who.administers_bureau(bureau_id),
+                "activity": inbox.activity(who, bureau_id, since=since, of=shown),
+                "arrived": inbox.arrived_since(who, bureau_id, since),
+                "states": licensing.states_for(listed.items),
+                "package": quota.statement(who, bureau_id, limit=1),
+                "attention": inbox.bureau_invoices(
+                    who,
+                    bureau_id,
+                    states=inbox.ATTENTION,
+                    direction="sales",
+                    per_page=ATTENTION_ROWS,
+                    counted=False,
+                ),
+                "steps": _first_steps(who, bureau_id) if admin else [],
+                "admin": admin,
             }
         )
-    return {"bureaus": bureaus, "since": since}
+    return {"bureaus": bureaus, "since": since, "search": search, "page": number}
 
 
-def _first_steps(
-    who: Actor,
-    clients: list[ClientCompany],
-    connected: dict[int, credentials.ContextOverview],
-    states: dict[int, licensing.ClientLicenceState],
-    activity: dict[int, inbox.ClientActivity],
-) -> list[tuple[str, bool, str]]:
-    """A new bureau's checklist; each step ticks itself off when done."""
+def _first_steps(who: Actor, bureau_id: int) -> list[tuple[str, bool, str]]:
+    """A new bureau's checklist; each step ticks itself off when done (and once all are, the
+    list is not worked out again in this session). It looks at the first clients only."""
+    if session.get(_STEPS_DONE):
+        return []
+    clients = list(inbox.client_page(who, bureau_id, per_page=20).items)
     first = clients[0].id if clients else None
-    granted = False
-    sent = False
-    for client in clients[:20]:
+    states = licensing.states_for(clients)
+    connected = credentials.bureau_overview(who, bureau_id, [c.id for c in clients])
+    granted = sent = False
+    for client in clients:
         if not granted:
             granted = any(g.state == "active" for g in permissions.list_grants(who, client.id))
         if not sent:
@@ -92,7 +116,7 @@ def _first_steps(
                 ).total
                 > 0
             )
-    return [
+    steps = [
         (_("Add your first client company"), bool(clients), "#add-client"),
         (
             _("Register the client against the licence"),
@@ -101,7 +125,7 @@ def _first_steps(
         ),
         (
             _("Connect the client to KSeF (a KSeF token or a signature)"),
-            any(row.working for row in connected.values()),
+            any(row.working for row in connected),
             url_for("web.ksef_credentials", client_id=first) if first else "#add-client",
         ),
         (
@@ -115,6 +139,10 @@ def _first_steps(
             url_for("web.invoices", client_id=first) + "#send" if first else "#",
         ),
     ]
+    if all(done for _text, done, _link in steps):
+        session[_STEPS_DONE] = True
+        return []
+    return steps
 
 
 def _client_home(who: Actor) -> dict[str, object]:

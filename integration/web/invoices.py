@@ -256,6 +256,7 @@ def bureau_invoices(bureau_id: int) -> Page:
         q=search or None,
         page=page_number(),
         per_page=PAGE_ROWS,
+        counted=False,
     )
     clients = accounts.list_clients(who, bureau_id, per_page=200).items
     return show(
@@ -266,5 +267,5 @@ def bureau_invoices(bureau_id: int) -> Page:
         clients=clients,
         client_id=int(client_id) if client_id.isdigit() else None,
         search=search,
-        attention=sum(page.counts["sales"].get(s.value, 0) for s in inbox.ATTENTION),
+        attention=inbox.attention_count(who, bureau_id),
     )

@@ -68,6 +68,7 @@ def test_the_page_and_the_api_share_the_lockout_and_the_page_says_so_in_polish(
             "/login",
             data={"email": w.admin_email, "password": "wrong", "csrf_token": token},
             environ_base={"REMOTE_ADDR": "10.0.0.1"},
+            headers={"Accept-Language": "pl-PL,pl"},
         )
         assert r.status_code == expected
     assert "Zbyt wiele nieudanych prób logowania" in r.text

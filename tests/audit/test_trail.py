@@ -358,13 +358,15 @@ def test_the_trail_pages_filters_and_exports_as_csv(
     exported = admin.get(f"/api/v1/bureaus/{w.bureau_id}/audit/export")
     assert exported.status_code == 200
     assert exported.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:4] == ["id", "at", "actor_kind", "actor_label"]
     assert len(rows) == 1 + 5  # the top-up, three entries, the new client
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
     assert any(cell.startswith("'=HYPERLINK") for row in rows for cell in row)
     assert _count(app, "export.audit") == 1
-    html = admin.get(f"/bureaus/{w.bureau_id}/audit?action=master_data")
+    html = admin.get(
+        f"/bureaus/{w.bureau_id}/audit?action=master_data", headers={"Accept-Language": "pl"}
+    )
     assert html.status_code == 200
     assert html.text.count("master_data.added") == 3
     assert "Pobierz jako CSV" in html.text

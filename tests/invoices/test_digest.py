@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy import select
 
+from integration.accounts.models import UserAccount
 from integration.core.db import db
 from integration.invoices import jobs
 from integration.ksef_sandbox.cli import issue_invoices
@@ -47,15 +48,19 @@ def test_the_bureau_and_the_client_hear_once_of_what_arrived_and_what_failed(
     assert failed.status_code == 202  # fails: the other client has no KSeF credentials
     settle()
 
-    with app.app_context():
+    world = connected.world
+    with app.app_context():  # the client's admin chose English; the others read Polish
+        user = db.session.scalar(select(UserAccount).filter_by(email=world.client_admin_email))
+        assert user is not None
+        user.language = "en"
+        db.session.commit()
         assert jobs.send_invoice_digests() == {"bureaus": 1, "clients": 1}
     mails = _mails(app)
-    world = connected.world
     assert set(mails) == {world.admin_email, world.accountant_email, world.client_admin_email}
     subject, body = mails[world.accountant_email][0]
-    assert subject == "Delegat: 2 new cost invoice(s), 1 to look at"
-    assert "New cost invoices: 2" in body
-    assert "FV/ZLE/1 — failed" in body
+    assert subject == "Delegat: nowe faktury kosztowe: 2, do wyjaśnienia: 1"
+    assert "Nowe faktury kosztowe: 2" in body
+    assert "FV/ZLE/1 — Niewysłana" in body
     assert f"/bureaus/{world.bureau_id}/invoices" in body
     subject, body = mails[world.client_admin_email][0]
     assert subject.startswith("Delegat: 2 new cost invoice(s) of ")

@@ -71,7 +71,7 @@ def test_bureau_invoice_page_points_at_what_needs_attention(
     _, other = _arrivals(app, ksef_sandbox, connected, settle)
     page = connected.http.get(f"/bureaus/{connected.world.bureau_id}/invoices")
     assert page.status_code == 200
-    assert "1 sales invoice failed or was rejected by KSeF" in page.text
+    assert "1 sales invoice was not sent or was rejected by KSeF" in page.text
     assert SUPPLIER in page.text
     attention = connected.http.get(
         f"/bureaus/{connected.world.bureau_id}/invoices", query_string={"view": "attention"}
@@ -102,6 +102,8 @@ def test_cost_download_status_says_how_far_it_got_and_why_it_stopped(
     settle()
     stopped = http.get(f"/api/v1/clients/{other}/invoices/sync").json
     assert stopped["last_error"]
-    assert "The last download stopped" in http.get(f"/clients/{other}/invoices").text
+    assert (
+        "The last download of cost invoices stopped" in http.get(f"/clients/{other}/invoices").text
+    )
     overview = http.get("/").text
     assert overview.count("not connected") == 1  # the other client; the first is connected

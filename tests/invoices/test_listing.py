@@ -112,8 +112,8 @@ def test_the_register_of_invoices_is_a_spreadsheet_of_the_narrowed_list(
     text = http.get(url, query_string={"format": "csv", "issued_to": "2026-01-02"}).data
     lines = text.decode("utf-8-sig").splitlines()
     assert len(lines) == 3
-    assert lines[1].startswith("sales,FV/000/2026,VAT,2026-01-01,")
-    assert ",123.00,PLN," in lines[1]
+    assert lines[1].startswith("sales;FV/000/2026;VAT;2026-01-01;")  # as Polish Excel opens it
+    assert ";123,00;PLN;" in lines[1]
     page_link = http.get(f"/clients/{w.client_ids[0]}/invoices/register.csv?q=FV/004")
     assert page_link.data.decode("utf-8-sig").count("FV/004/2026") == 1
     other = signed_in(app, make_world().admin_email)

@@ -229,8 +229,9 @@ def test_invoice_page_sends_a_package_and_explains_a_bad_one(connected: Connecte
     assert bad.status_code == 422
     assert "a.xml" in bad.text
     good = upload(_zip({f"{n}.xml": invoice_xml(connected.nip, f"FV/W/{n}") for n in range(2)}))
-    assert good.status_code == 200
-    assert "2 invoice(s) are queued for KSeF in one package." in good.text
+    assert good.status_code == 303  # a reload does not send the package again
+    shown = connected.http.get(good.headers["Location"])
+    assert "2 invoices are queued for KSeF in one package." in shown.text
 
 
 def test_a_package_that_unpacks_beyond_the_limit_is_refused_before_it_is_read(

@@ -388,7 +388,7 @@ def test_support_licence_expiry_is_reminded_once(
         assert apply_deadlines()["support_reminders"] == 0
         mail = db.session.scalar(select(MailOutbox).where(MailOutbox.recipient == w.admin_email))
     assert mail is not None
-    assert "support" in mail.subject
+    assert mail.subject == "Licencja na wsparcie Delegata wkrótce wygasa"  # Polish by default
     admin = signed_in(app, w.admin_email)
     panel = admin.get(f"/api/v1/bureaus/{w.bureau_id}/licence").json
     assert (panel["support_expires_soon"], panel["support_expired"]) == (True, False)
