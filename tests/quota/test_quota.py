@@ -216,7 +216,9 @@ def _warnings(app: Flask, email: str) -> int:
             db.session.scalar(
                 select(func.count())
                 .select_from(MailOutbox)
-                .where(MailOutbox.recipient == email, MailOutbox.subject == "Pakiet KSeF się kończy")
+                .where(
+                    MailOutbox.recipient == email, MailOutbox.subject == "Pakiet KSeF się kończy"
+                )
             )
             or 0
         )
