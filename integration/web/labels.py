@@ -82,6 +82,7 @@ RIGHTS = {
     "Introspection": _l("view sessions"),
 }
 ROLES = {
+    "platform_admin": _l("platform admin"),
     "bureau_admin": _l("bureau admin"),
     "accountant": _l("accountant"),
     "client_admin": _l("client admin"),

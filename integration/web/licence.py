@@ -3,10 +3,14 @@ moving the whole bureau."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from flask import Response, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from integration.accounts.actor import Actor
+from integration.core.clock import now
 from integration.core.errors import ValidationFailed
 from integration.core.i18n import _
 from integration.invoices import archive
@@ -25,14 +29,25 @@ def licence_panel(bureau_id: int) -> Page:
         outcome = act(lambda action: _action(who, bureau_id, action))
         if isinstance(outcome, BaseResponse):
             return outcome
+    panel = licensing.licence_panel(who, bureau_id)
     return show(
         "licence/panel.html",
         outcome,
-        panel=licensing.licence_panel(who, bureau_id),
+        panel=panel,
+        trial_days_left=_days_left(panel),
         package=quota.statement(who, bureau_id, limit=10),
         bureau_id=bureau_id,
         admin=who.administers_bureau(bureau_id),
     )
+
+
+def _days_left(panel: dict[str, Any]) -> int | None:
+    """Whole days until the trial ends (None when the bureau is not on a trial)."""
+    subscription = panel.get("subscription") or {}
+    ends = subscription.get("trial_ends_at")
+    if subscription.get("status") != "trial" or not ends:
+        return None
+    return max(0, (datetime.fromisoformat(str(ends)) - now()).days)
 
 
 def _action(who: Actor, bureau_id: int, action: str) -> str:

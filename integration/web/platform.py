@@ -65,6 +65,7 @@ def platform_home() -> Page:
         outcome,
         bureaus=bureaus,
         balances={b.id: quota.statement(who, b.id, limit=1) for b in bureaus},
+        subscriptions=licensing.subscriptions(who, [b.id for b in bureaus]),
         plans=PLANS,
         kinds=KINDS,
     )
@@ -96,6 +97,12 @@ def _action(who: Actor, action: str) -> str:
             bureau_id=_bureau(),
         )
         return _("Licence issued: %(number)s", number=licence.number)
+    if action == "plan":
+        licensing.change_plan(who, _bureau(), request.form.get("plan", ""))
+        return _("The plan is changed.")
+    if action == "delete_trial":
+        licensing.delete_trial_account(who, _bureau())
+        return _("The trial account and everything of it is deleted.")
     if action == "top_up":
         balance = quota.top_up(
             who,

@@ -10,8 +10,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from integration.accounts.actor import Actor
+from integration.accounts.models import Bureau
 from integration.core.db import db
 from integration.core.settings import Settings
+from integration.licensing import service as licensing
 from integration.mail.models import MailOutbox
 from tests.conftest import PASSWORD, World
 
@@ -115,3 +118,37 @@ def test_the_mail_page_exists_only_when_the_outbox_is_to_be_shown(
     other = make_app(settings.replace(show_outbox=shown))
     page = other.test_client().get("/mail", headers={"Accept": "text/html"})
     assert page.status_code == (200 if shown else 404)
+
+
+def test_the_platform_admin_changes_a_trial_s_plan_and_deletes_it_only_after_its_export(
+    client: FlaskClient, app: Flask, platform_admin: str, run_jobs: Callable[[], int]
+) -> None:
+    with app.app_context():
+        trial = licensing.start_trial(
+            bureau_nip="111-222-33-32", bureau_name="Biuro Próbne", email="p@probne.example",
+            first_name="P", last_name="R", plan="start",
+        )  # fmt: skip
+        bureau_id = trial.id
+    token = _signed_in(client, platform_admin)
+    home = client.get("/platform", headers={"Accept-Language": "pl"})
+    row = home.text.split(f'id="bureau-{bureau_id}"')[1].split("</tr>")[0]
+    assert "okres próbny: zostało 29 dni" in row or "okres próbny: zostało 30 dni" in row
+    assert "data-confirm=" in row
+    assert "disabled" in row  # not exported yet: cannot delete
+    changed = client.post(
+        "/platform",
+        data={"csrf_token": token, "action": "plan", "bureau_id": bureau_id, "plan": "biuro_pro"},
+        headers={"Accept-Language": "pl"},
+    )
+    assert changed.status_code == 303
+    refused = client.post(
+        "/platform",
+        data={"csrf_token": token, "action": "delete_trial", "bureau_id": bureau_id},
+        headers={"Accept-Language": "pl"},
+    )
+    assert refused.status_code == 422
+    assert "przed usunięciem konta wyeksportuj dane biura" in refused.text
+    with app.app_context():
+        assert db.session.get(Bureau, bureau_id) is not None
+        plans = licensing.subscriptions(Actor(is_platform_admin=True), [bureau_id])
+        assert plans[bureau_id].plan == "biuro_pro"
