@@ -136,6 +136,9 @@ def readable(exc: DomainError) -> str:
             if len(reasons) > 10
             else ""
         )
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in reasons)
+        if exc.detail and exc.detail != summary:  # a detail of its own says what it is about
+            return f"{i18n.translate(exc.detail)} — {listed}{more}"
         return listed + more
     return i18n.translate(exc.detail)
 

@@ -18,11 +18,14 @@ from integration.web.common import Page, actor, bp, field_errors, readable, sign
 
 
 def _safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path of this site only."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    """Where to go after signing in: a path of this site only (never ``//host`` or ``/\\host``,
+    which browsers read as another site)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return url_for("web.overview")
     parts = urlsplit(target)
-    return parts.path if not parts.netloc else url_for("web.overview")
+    if parts.netloc or parts.scheme or any(ord(ch) < 32 for ch in target):
+        return url_for("web.overview")
+    return parts.path
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -373,3 +373,20 @@ def test_every_page_renders_one_plain_title_and_one_main(
         assert len(titles) == 1, url
         assert titles[0].endswith("Delegat"), url
         assert page.text.count("<main>") == 1, url
+
+
+def test_signing_in_never_sends_the_browser_to_another_site(
+    client: FlaskClient, make_world: Callable[..., World]
+) -> None:
+    w = make_world()
+    for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/", "/%0d%0a"):
+        page = client.get("/login")
+        signed = client.post(
+            f"/login?next={target}",
+            data={"email": w.admin_email, "password": PASSWORD, "csrf_token": _csrf(page.text)},
+        )
+        assert signed.status_code == 303
+        location = signed.headers["Location"]
+        assert location.startswith("/"), location
+        assert not location.startswith(("//", "/\\")), location
+        client.post("/logout", data={"csrf_token": _csrf(client.get("/password").text)})
