@@ -286,3 +286,24 @@ def attention_count(actor: Actor, bureau_id: int) -> int:
             )
             or 0
         )
+
+
+def has_accepted_sales(actor: Actor, bureau_id: int) -> bool:
+    """Whether KSeF accepted any sales invoice of the bureau's clients (the first steps)."""
+    if not actor.works_for_bureau(bureau_id):
+        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    with transaction() as s:
+        return bool(
+            s.scalar(
+                select(
+                    select(Invoice.id)
+                    .join(ClientCompany, ClientCompany.id == Invoice.client_id)
+                    .where(
+                        ClientCompany.bureau_id == bureau_id,
+                        Invoice.direction == Direction.SALES,
+                        Invoice.state == State.ACCEPTED,
+                    )
+                    .exists()
+                )
+            )
+        )

@@ -553,3 +553,20 @@ def pull_all() -> int:
             assert client_id is not None
             _enqueue(s, "pull_grants", client_id, client_id=client_id)
     return len(client_ids)
+
+
+def bureau_has_active_grant(actor: Actor, bureau_id: int) -> bool:
+    """Whether any client of the bureau holds a right active in KSeF (the first steps)."""
+    if not actor.works_for_bureau(bureau_id):
+        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    with transaction() as s:
+        return bool(
+            s.scalar(
+                select(
+                    select(Grant.id)
+                    .join(ClientCompany, ClientCompany.id == Grant.client_id)
+                    .where(ClientCompany.bureau_id == bureau_id, Grant.state == GrantState.ACTIVE)
+                    .exists()
+                )
+            )
+        )

@@ -105,17 +105,8 @@ def _first_steps(who: Actor, bureau_id: int) -> list[tuple[str, bool, str]]:
     first = clients[0].id if clients else None
     states = licensing.states_for(clients)
     connected = credentials.bureau_overview(who, bureau_id, [c.id for c in clients])
-    granted = sent = False
-    for client in clients:
-        if not granted:
-            granted = any(g.state == "active" for g in permissions.list_grants(who, client.id))
-        if not sent:
-            sent = (
-                invoice_service.list_invoices(
-                    who, client.id, page=1, per_page=1, direction="sales", state="accepted"
-                ).total
-                > 0
-            )
+    granted = permissions.bureau_has_active_grant(who, bureau_id)
+    sent = inbox.has_accepted_sales(who, bureau_id)
     steps = [
         (_("Add your first client company"), bool(clients), "#add-client"),
         (
