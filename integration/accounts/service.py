@@ -42,7 +42,7 @@ from integration.accounts.sessions import Opened, end_sessions, open_session
 from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
-from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.core.errors import Conflict, Forbidden, NotFound, Text, ValidationFailed
 from integration.jobs import enqueue_after_commit, job_id
 
 T = TypeVar("T")
@@ -82,7 +82,9 @@ def paginate(s: Session, stmt: Select[T], page: int, per_page: int) -> Page[T]:
     if page < 1:
         raise ValidationFailed.single("page", "must be 1 or more")
     if not 1 <= per_page <= MAX_PAGE_SIZE:
-        raise ValidationFailed.single("per_page", f"must be between 1 and {MAX_PAGE_SIZE}")
+        raise ValidationFailed.single(
+            "per_page", Text("must be between 1 and %(most)d", most=MAX_PAGE_SIZE)
+        )
     total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     items = s.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items=items, total=total, page=page, per_page=per_page)
@@ -293,7 +295,7 @@ def _role(value: str | Role, tenant: Tenant) -> Role:
         role = None
     if role is None or role not in tenant.roles:
         allowed = ", ".join(sorted(r.value for r in tenant.roles))
-        raise ValidationFailed.single("role", f"must be one of: {allowed}")
+        raise ValidationFailed.single("role", Text("must be one of: %(allowed)s", allowed=allowed))
     return role
 
 
@@ -869,7 +871,9 @@ def audit_trail(
     if page < 1:
         raise ValidationFailed.single("page", "must be 1 or more")
     if not 1 <= per_page <= MAX_PAGE_SIZE:
-        raise ValidationFailed.single("per_page", f"must be between 1 and {MAX_PAGE_SIZE}")
+        raise ValidationFailed.single(
+            "per_page", Text("must be between 1 and %(most)d", most=MAX_PAGE_SIZE)
+        )
     with transaction() as s:
         where = _trail_of(s, actor, tenant)
         return audit.entries(s, narrow=narrow, page=page, per_page=per_page, **where)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from integration.core.errors import ValidationFailed
+from integration.core.errors import Text, ValidationFailed
 from integration.core.identifiers import InvalidIdentifier, normalize_nip, normalize_pesel
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -38,5 +38,7 @@ def text(value: str, field: str, *, max_length: int = 200) -> str:
     if not cleaned:
         raise ValidationFailed.single(field, "must not be empty")
     if len(cleaned) > max_length:
-        raise ValidationFailed.single(field, f"must be at most {max_length} characters")
+        raise ValidationFailed.single(
+            field, Text("must be at most %(most)d characters", most=max_length)
+        )
     return cleaned

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.docs import checked_beyond_the_schema, file_body
-from integration.core.errors import ValidationFailed
+from integration.core.errors import Text, ValidationFailed
 from integration.credentials import service as credentials
 
 blp = Blueprint(
@@ -90,7 +90,9 @@ def _body() -> bytes:
     if not request.content_length:
         raise ValidationFailed.single("file", "send the file as the request body")
     if request.content_length > MAX_UPLOAD:
-        raise ValidationFailed.single("file", f"the file exceeds {MAX_UPLOAD} bytes")
+        raise ValidationFailed.single(
+            "file", Text("the file exceeds %(limit)d bytes", limit=MAX_UPLOAD)
+        )
     return request.get_data()
 
 

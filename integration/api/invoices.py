@@ -13,7 +13,7 @@ from integration.api.access import requires
 from integration.api.auth import current_actor, require_json_for_session_writes
 from integration.api.docs import checked_beyond_the_schema, file_answer, file_body
 from integration.api.schemas import PageArgs
-from integration.core.errors import ValidationFailed
+from integration.core.errors import Text, ValidationFailed
 from integration.invoices import archive, inbox, packages, registers
 from integration.invoices import service as invoices
 from integration.invoices.documents import MAX_INVOICE_WITH_ATTACHMENT_BYTES
@@ -166,10 +166,14 @@ class SyncStateSchema(Schema):
 
 def _body(limit: int, what: str) -> bytes:
     if not request.content_length:
-        raise ValidationFailed.single("file", f"send the {what} as the request body")
+        raise ValidationFailed.single(
+            "file", Text("send the %(what)s as the request body", what=what)
+        )
     request.max_content_length = limit
     if request.content_length > limit:
-        raise ValidationFailed.single("file", f"the {what} exceeds {limit} bytes")
+        raise ValidationFailed.single(
+            "file", Text("the %(what)s exceeds %(limit)d bytes", what=what, limit=limit)
+        )
     return request.get_data()
 
 

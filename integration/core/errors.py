@@ -6,6 +6,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 
+class Text(str):
+    """A message built from an English template and values: it reads as the English text, and
+    keeps the template and the values so that a page or a problem can show it in the caller's
+    language (``i18n.translate``); the catalogs hold its templates."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Text:
+        made = super().__new__(cls, template % params if params else template)
+        made.template, made.params = template, params
+        return made
+
+
 class DomainError(Exception):
     """Base of every error a user can provoke. Subclasses fix status, slug and title."""
 

@@ -32,6 +32,7 @@ from flask_babel import format_date as babel_format_date
 from flask_babel import gettext as _gettext
 from flask_babel import ngettext as _ngettext
 
+from integration.core.errors import Text
 from integration.core.messages import DEFAULT, LANGUAGES, TRANSLATIONS
 
 __all__ = ["DEFAULT", "LANGUAGES", "TRANSLATIONS", "init_app", "translate"]
@@ -85,7 +86,10 @@ def lazy(text: str) -> LazyString:
 
 def translate(text: str) -> str:
     """A message of the service (an error's detail, say) in the request's language; text the
-    catalog does not know is returned as it is."""
+    catalog does not know is returned as it is. A :class:`Text` is translated by its template
+    and filled with its values again."""
+    if isinstance(text, Text):
+        return str(_gettext(text.template)) % text.params if text.params else _(text.template)
     return str(_gettext(text)) if text else text
 
 

@@ -23,7 +23,14 @@ from integration.accounts.service import load_client
 from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
-from integration.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from integration.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    Text,
+    ValidationFailed,
+)
 from integration.credentials import vault
 from integration.credentials.models import KsefCredential, SignatureRequest
 from integration.ksef.auth import (
@@ -270,7 +277,9 @@ def mint_ksef_token(
     except KsefRejected as exc:
         raise _refused(exc) from None
     if status.status not in ("Active", "Pending"):
-        raise KsefRefused(f"KSeF did not activate the token (status {status.status})")
+        raise KsefRefused(
+            Text("KSeF did not activate the token (status %(status)s)", status=status.status)
+        )
     with transaction() as s:
         client = _client_for_write(s, actor, client_id)
         row = KsefCredential(
@@ -403,7 +412,9 @@ def bureau_access_token(bureau_id: int) -> str:
     try:
         auth = wait_and_redeem(ksef, ksef.auth_xades(signed))
     except AuthenticationFailed as exc:
-        raise KsefRefused(f"KSeF refused the bureau's seal: {exc}") from None
+        raise KsefRefused(
+            Text("KSeF refused the bureau's seal: %(reason)s", reason=str(exc))
+        ) from None
     pair = f"{auth.tokens.access.token}\n{auth.tokens.refresh.token}".encode()
     with transaction() as s:
         s.execute(
@@ -489,7 +500,9 @@ def access_token_for(client_id: int, *, settling: bool = False) -> str:
         raise  # KSeF is busy or away: the token may well be fine, try again later
     except (AuthenticationFailed, KsefError) as exc:
         _mark_token(client_id, status="broken")
-        raise KsefRefused(f"the stored KSeF token no longer works: {exc}") from None
+        raise KsefRefused(
+            Text("the stored KSeF token no longer works: %(reason)s", reason=str(exc))
+        ) from None
     with transaction() as s:
         client = s.get(ClientCompany, client_id)
         assert client is not None

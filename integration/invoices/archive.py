@@ -36,7 +36,14 @@ from integration.accounts.service import add_client, load_client
 from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
-from integration.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from integration.core.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    Text,
+    ValidationFailed,
+)
 from integration.core.identifiers import InvalidIdentifier, normalize_nip
 from integration.invoices import learning
 from integration.invoices.documents import (
@@ -431,7 +438,9 @@ def _bureau_clients(zf: zipfile.ZipFile) -> list[tuple[str, str]]:
             errors.append(FieldError(f"clients[{index}]", "name: must not be empty"))
             continue
         if any(nip == known for known, _ in found):
-            errors.append(FieldError(f"clients[{index}]", f"NIP {nip} is listed twice"))
+            errors.append(
+                FieldError(f"clients[{index}]", Text("NIP %(nip)s is listed twice", nip=nip))
+            )
             continue
         found.append((nip, name.strip()))
     if errors:

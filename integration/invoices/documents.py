@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from integration.core.errors import FieldError
+from integration.core.errors import FieldError, Text
 from integration.xml.parsing import XmlRejected, parse
 from integration.xml.schemas import FA3_NAMESPACE, check_fa3
 
@@ -141,6 +141,13 @@ def check_upo_covers(
     for entry in entries:
         if entry.ksef_number == ksef_number:
             if entry.sha256 != sha256:
-                return [FieldError(field, f"the UPO's hash of {ksef_number} is not the invoice's")]
+                return [
+                    FieldError(
+                        field,
+                        Text(
+                            "the UPO's hash of %(number)s is not the invoice's", number=ksef_number
+                        ),
+                    )
+                ]
             return []
-    return [FieldError(field, f"the UPO does not acknowledge {ksef_number}")]
+    return [FieldError(field, Text("the UPO does not acknowledge %(number)s", number=ksef_number))]

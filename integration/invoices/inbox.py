@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from integration.accounts.actor import Actor
 from integration.accounts.models import Bureau, ClientCompany
 from integration.core.db import transaction
-from integration.core.errors import Forbidden, NotFound, ValidationFailed
+from integration.core.errors import Forbidden, NotFound, Text, ValidationFailed
 from integration.invoices.models import Direction, Invoice, State
 from integration.invoices.service import matching
 
@@ -88,7 +88,9 @@ def bureau_invoices(
     if page < 1:
         raise ValidationFailed.single("page", "must be 1 or more")
     if not 1 <= per_page <= MAX_PAGE:
-        raise ValidationFailed.single("per_page", f"must be between 1 and {MAX_PAGE}")
+        raise ValidationFailed.single(
+            "per_page", Text("must be between 1 and %(most)d", most=MAX_PAGE)
+        )
     where = _filters(
         bureau_id,
         direction=direction,

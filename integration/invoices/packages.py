@@ -27,7 +27,7 @@ from integration.accounts.actor import Actor
 from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
-from integration.core.errors import FieldError, ValidationFailed
+from integration.core.errors import FieldError, Text, ValidationFailed
 from integration.invoices import sending
 from integration.invoices.documents import (
     MAX_INVOICE_WITH_ATTACHMENT_BYTES,
@@ -114,7 +114,16 @@ def submit_package(actor: Actor, client_id: int, data: bytes) -> list[Invoice]:
                 errors.append(FieldError(name, problem))
             key = (summary.number, summary.invoice_type)
             if key in seen:
-                errors.append(FieldError(name, f"invoice {summary.number} is also {seen[key]}"))
+                errors.append(
+                    FieldError(
+                        name,
+                        Text(
+                            "invoice %(number)s is also %(other)s",
+                            number=summary.number,
+                            other=seen[key],
+                        ),
+                    )
+                )
             seen.setdefault(key, name)
             duplicate = duplicate_problem(s, client.id, summary)
             if duplicate is not None:

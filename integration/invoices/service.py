@@ -23,7 +23,7 @@ from integration.accounts.service import load_client
 from integration.audit import service as audit
 from integration.core.clock import now, today_in_poland
 from integration.core.db import transaction
-from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.core.errors import Conflict, Forbidden, NotFound, Text, ValidationFailed
 from integration.invoices import sync
 from integration.invoices.documents import InvoiceSummary, read_invoice
 from integration.invoices.models import Channel, CostSync, Direction, Invoice, Source, State
@@ -379,7 +379,12 @@ def retry(actor: Actor, client_id: int, invoice_id: int) -> Invoice:
         invoice = _load(s, client_id, invoice_id)
         quota.require_available(s, client.bureau_id)
         if invoice.state != State.FAILED:
-            raise Conflict(f"only a failed invoice can be sent again; this one is {invoice.state}")
+            raise Conflict(
+                Text(
+                    "only an invoice not sent can be sent again; this one is %(state)s",
+                    state=invoice.state.value,
+                )
+            )
         invoice.state, invoice.updated_at = State.QUEUED, now()
         invoice.error_code, invoice.error_description = None, ""
         try:

@@ -29,7 +29,14 @@ from integration.accounts.service import Page, load_client, paginate
 from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
-from integration.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from integration.core.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    Text,
+    ValidationFailed,
+)
 from integration.core.identifiers import InvalidIdentifier, normalize_nip
 from integration.masterdata.models import Counterparty, Product
 
@@ -347,7 +354,7 @@ def list_records(
 def _load(s: Session, kind: str, client_id: int, record_id: int) -> Record:
     row = s.get(_model(kind), record_id)
     if not isinstance(row, Counterparty | Product) or row.client_id != client_id:
-        raise NotFound(f"no such entry in {kind}")
+        raise NotFound(Text("no such entry in %(kind)s", kind=kind))
     return row
 
 
@@ -386,7 +393,11 @@ def _clash(s: Session, kind: str, client_id: int, record: dict[str, Any], own: i
     model = _model(kind)
     other = s.scalar(select(model.id).where(model.client_id == client_id, key))
     if other is not None and other != own:
-        raise Conflict(f"the client already has this {field} in {kind}", field=field, id=other)
+        raise Conflict(
+            Text("the client already has this %(field)s in %(kind)s", field=field, kind=kind),
+            field=field,
+            id=other,
+        )
 
 
 def _assign(row: Record, record: dict[str, Any], source: str, at: datetime) -> None:

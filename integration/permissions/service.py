@@ -23,7 +23,7 @@ from integration.accounts.service import load_client
 from integration.audit import service as audit
 from integration.core.clock import now
 from integration.core.db import transaction
-from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.core.errors import Conflict, Forbidden, NotFound, Text, ValidationFailed
 from integration.core.identifiers import InvalidIdentifier, normalize_nip, normalize_pesel
 from integration.credentials.models import KsefCredential
 from integration.credentials.service import (
@@ -82,7 +82,9 @@ def list_grants(actor: Actor, client_id: int) -> list[Grant]:
 
 def _rights(rights: list[str]) -> str:
     if not rights or any(r not in RIGHTS for r in rights):
-        raise ValidationFailed.single("rights", f"one or both of {', '.join(RIGHTS)}")
+        raise ValidationFailed.single(
+            "rights", Text("one or both of %(rights)s", rights=", ".join(RIGHTS))
+        )
     return " ".join(sorted(set(rights)))
 
 

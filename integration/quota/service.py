@@ -28,7 +28,7 @@ from integration.audit import service as audit
 from integration.core.appctx import current_settings
 from integration.core.clock import now
 from integration.core.db import transaction
-from integration.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from integration.core.errors import Conflict, Forbidden, NotFound, Text, ValidationFailed
 from integration.core.messages import translator
 from integration.jobs import enqueue_after_commit, job_id
 from integration.mail import Message, backend_for, send
@@ -190,7 +190,7 @@ def top_up(actor: Actor, bureau_id: int, *, amount: int, reference: str) -> int:
     if not actor.is_platform_admin:
         raise Forbidden("only the platform admin tops up KSeF packages")
     if not 0 < amount <= MAX_TOP_UP:
-        raise ValidationFailed.single("amount", f"between 1 and {MAX_TOP_UP}")
+        raise ValidationFailed.single("amount", Text("between 1 and %(most)d", most=MAX_TOP_UP))
     reference = reference.strip()
     if not reference or len(reference) > 80:
         raise ValidationFailed.single("reference", "the purchase reference, 1 to 80 characters")
@@ -207,7 +207,12 @@ def top_up(actor: Actor, bureau_id: int, *, amount: int, reference: str) -> int:
             note=reference,
         )
         if not added:
-            raise Conflict(f"the purchase {reference!r} was already added to this package")
+            raise Conflict(
+                Text(
+                    "the purchase %(reference)s was already added to this package",
+                    reference=repr(reference),
+                )
+            )
         s.execute(
             update(QuotaAccount)
             .where(QuotaAccount.bureau_id == bureau_id)

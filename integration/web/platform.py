@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from integration.accounts import service as accounts
 from integration.accounts.actor import Actor
 from integration.api.auth import current_actor
-from integration.core.errors import DomainError, Forbidden, Unauthenticated, ValidationFailed
+from integration.core.errors import DomainError, Forbidden, Text, Unauthenticated, ValidationFailed
 from integration.core.i18n import _
 from integration.core.i18n import lazy as _l
 from integration.licensing import activation
@@ -74,7 +74,9 @@ def platform_home() -> Page:
 def _number(name: str, low: int, high: int) -> int:
     raw = request.form.get(name, "").strip()
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ValidationFailed.single(name, f"a whole number from {low} to {high}")
+        raise ValidationFailed.single(
+            name, Text("a whole number from %(low)d to %(high)d", low=low, high=high)
+        )
     return int(raw)
 
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOMAIN_ERRORS = [
     arg
     for name in ("Forbidden", "NotFound", "Conflict", "Unauthenticated", "DuplicateInvoice",
-                 "ArchiveRejected", "InvalidNumber", "ClientReadOnly", "QuotaExhausted")
+                 "ArchiveRejected", "InvalidNumber", "ClientReadOnly", "QuotaExhausted", "Text")
     for arg in ("-k", name)
 ]  # fmt: skip
 
@@ -109,3 +109,14 @@ def test_problem_details_follow_accept_language_and_keep_type_and_title(
     assert polish.json["detail"] != english.json["detail"]
     assert polish.headers["Content-Language"] == "pl"
     assert english.headers["Content-Language"] == "en"
+
+
+def test_a_message_with_values_is_shown_in_the_caller_s_language(app: Flask) -> None:
+    from integration.core.errors import Text  # noqa: PLC0415
+
+    message = Text("must be at most %(most)d characters", most=200)
+    assert message == "must be at most 200 characters"  # English where no language is asked
+    with app.test_request_context("/", headers={"Accept-Language": "pl"}):
+        assert i18n.translate(message) == "może mieć najwyżej 200 znaków"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert i18n.translate(message) == "must be at most 200 characters"
