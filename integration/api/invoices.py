@@ -86,6 +86,10 @@ class RegisterArgs(InvoiceFilterArgs):
     format = fields.String(load_default="xlsx", validate=validate.OneOf(["xlsx", "csv"]))
 
 
+class QrArgs(Schema):
+    format = fields.String(load_default="png", validate=validate.OneOf(["png", "svg"]))
+
+
 class InvoicePageSchema(Schema):
     items = fields.List(fields.Nested(InvoiceSchema))
     total = fields.Integer()
@@ -289,6 +293,20 @@ def invoice_xml(client_id: int, invoice_id: int) -> Response:
 def invoice_upo(client_id: int, invoice_id: int) -> Response:
     data, name = invoices.document(current_actor(), client_id, invoice_id, "upo")
     return _file(data, name, "application/xml")
+
+
+@blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/qr")
+@blp.arguments(QrArgs, location="query")
+@blp.response(200, description="KOD I: the QR code that verifies the invoice in KSeF")
+@file_answer("KOD I, the invoice's QR code", "image/png", "image/svg+xml")
+@requires("invoices:read")
+def invoice_qr(args: dict[str, Any], client_id: int, invoice_id: int) -> Response:
+    """KOD I of the invoice: ``{KSeF's QR host}/invoice/{seller NIP}/{DD-MM-RRRR}/{SHA-256}``
+    as PNG or SVG, for printing it on the invoice handed over outside KSeF."""
+    fmt = args["format"]
+    data = invoices.kod_image(current_actor(), client_id, invoice_id, fmt)
+    mimetype = "image/png" if fmt == "png" else "image/svg+xml"
+    return Response(data, mimetype=mimetype)
 
 
 @blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/retry", methods=["POST"])

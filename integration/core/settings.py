@@ -33,6 +33,8 @@ class Settings:
     # None: the launcher starts an embedded Redis-compatible server and sets this.
     redis_url: str | None = None
     ksef_base_url: str = "http://127.0.0.1:8765/v2"
+    # Where KOD I points (None: production, demo or test by the KSeF in use, else its root)
+    ksef_qr_base_url: str | None = None
     secret_key: str | None = None
     credential_encryption_key: str | None = None
     # HMAC key of licence numbers (platform only); falls back to the secret key

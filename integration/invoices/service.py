@@ -21,10 +21,18 @@ from integration.accounts.actor import Actor
 from integration.accounts.models import ClientCompany, Role
 from integration.accounts.service import load_client
 from integration.audit import service as audit
+from integration.core.appctx import current_settings
 from integration.core.clock import now, today_in_poland
 from integration.core.db import transaction
-from integration.core.errors import Conflict, Forbidden, NotFound, Text, ValidationFailed
-from integration.invoices import sync
+from integration.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    Text,
+    ValidationFailed,
+)
+from integration.invoices import documents, qr, sync, visual
 from integration.invoices.documents import InvoiceSummary, read_invoice
 from integration.invoices.models import Channel, CostSync, Direction, Invoice, Source, State
 from integration.jobs import enqueue_after_commit, job_id
@@ -426,3 +434,53 @@ def start_cost_sync(actor: Actor, client_id: int) -> None:
         licensing.require_module(s, client.bureau_id, Module.COST_SYNC)
         guards.check_client_writable(s, client)
     sync.request_sync(client_id)
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    """What the invoice page shows: the stored row, its sections, KOD I and the UPO."""
+
+    invoice: Invoice
+    view: visual.InvoiceView
+    kod_url: str
+    kod_label: str  # the KSeF number under the code, or OFFLINE
+    upo: documents.UpoEntry | None
+
+
+def verification_link(invoice: Invoice) -> str:
+    """KOD I's link for the invoice, on the QR host of the KSeF in use."""
+    settings = current_settings()
+    base = settings.ksef_qr_base_url or qr.qr_base(settings.ksef_base_url)
+    return qr.verification_url(base, invoice.seller_nip, invoice.issue_date, invoice.sha256)
+
+
+def invoice_page(actor: Actor, client_id: int, invoice_id: int) -> InvoiceDocument:
+    invoice = get_invoice(actor, client_id, invoice_id)
+    upo = None
+    if invoice.upo:
+        try:
+            upo = next(
+                (
+                    e
+                    for e in documents.read_upo(invoice.upo)
+                    if e.ksef_number == invoice.ksef_number
+                ),
+                None,
+            )
+        except DomainError:  # a UPO that cannot be read is still offered as its file
+            upo = None
+    return InvoiceDocument(
+        invoice=invoice,
+        view=visual.read(invoice.xml),
+        kod_url=verification_link(invoice),
+        kod_label=invoice.ksef_number or qr.OFFLINE,
+        upo=upo,
+    )
+
+
+def kod_image(actor: Actor, client_id: int, invoice_id: int, fmt: str) -> bytes:
+    """KOD I as PNG or SVG."""
+    if fmt not in ("png", "svg"):
+        raise ValidationFailed.single("format", "png or svg")
+    link = verification_link(get_invoice(actor, client_id, invoice_id))
+    return qr.png(link) if fmt == "png" else qr.svg(link).encode()

@@ -21,6 +21,7 @@ from integration.ksef_sandbox.limits import Faults, RateLimiter, group_of
 from integration.ksef_sandbox.processing import Processor
 from integration.ksef_sandbox.security import context_of_request, jwt_secret
 from integration.ksef_sandbox.state import KeyPair, Store, utcnow
+from integration.ksef_sandbox.verification import bp as verification_bp
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     for bp in (auth_bp, sessions_bp, permissions_bp, limits_bp, batch_bp):
         app.register_blueprint(bp, url_prefix="/v2")
     app.register_blueprint(storage_bp, url_prefix="/storage")
+    app.register_blueprint(verification_bp)  # KOD I's page, at the root as KSeF's QR host
     errors.register(app)
     app.before_request(_before)
     app.after_request(_after)

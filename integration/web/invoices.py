@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import Response, jsonify, request, session, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from integration.accounts import service as accounts
@@ -14,7 +15,7 @@ from integration.accounts.actor import Actor
 from integration.core import i18n
 from integration.core.errors import ValidationFailed
 from integration.core.i18n import _, ngettext
-from integration.invoices import archive, inbox, packages, registers
+from integration.invoices import archive, inbox, packages, qr, registers
 from integration.invoices import service as invoice_service
 from integration.invoices.models import Channel, Invoice
 from integration.licensing import service as licensing
@@ -269,3 +270,28 @@ def bureau_invoices(bureau_id: int) -> Page:
         search=search,
         attention=inbox.attention_count(who, bureau_id),
     )
+
+
+@bp.get("/clients/<int:client_id>/invoices/<int:invoice_id>")
+@signed_in
+def invoice_page(client_id: int, invoice_id: int) -> Page:
+    """One invoice as a document, laid out like the Ministry's visualisation of FA(3), with
+    KOD I, the KSeF number and date, its state and the UPO."""
+    who = actor()
+    shown = invoice_service.invoice_page(who, client_id, invoice_id)
+    return show(
+        "invoices/document.html",
+        client=accounts.get_client(who, client_id),
+        doc=shown,
+        v=shown.view,
+        i=shown.invoice,
+        kod_svg=Markup(qr.svg(shown.kod_url)),  # noqa: S704 (segno's own SVG of our own URL)
+        state=labels.invoice_state(shown.invoice.state.value, shown.invoice.error_description),
+    )
+
+
+@bp.get("/clients/<int:client_id>/invoices/<int:invoice_id>/kod.<any(png, svg):fmt>")
+@signed_in
+def invoice_kod(client_id: int, invoice_id: int, fmt: str) -> Response:
+    data = invoice_service.kod_image(actor(), client_id, invoice_id, fmt)
+    return Response(data, mimetype="image/png" if fmt == "png" else "image/svg+xml")
