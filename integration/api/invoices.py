@@ -295,6 +295,16 @@ def invoice_upo(client_id: int, invoice_id: int) -> Response:
     return _file(data, name, "application/xml")
 
 
+@blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/pdf")
+@blp.response(200, description="the invoice as a document (PDF)")
+@file_answer("the invoice as a document, with KOD I", "application/pdf")
+@requires("invoices:read")
+def invoice_pdf(client_id: int, invoice_id: int) -> Response:
+    """The invoice laid out like the Ministry's visualisation of FA(3), with KOD I."""
+    data, name = invoices.invoice_pdf(current_actor(), client_id, invoice_id)
+    return _file(data, name, "application/pdf")
+
+
 @blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/qr")
 @blp.arguments(QrArgs, location="query")
 @blp.response(200, description="KOD I: the QR code that verifies the invoice in KSeF")

@@ -6,6 +6,7 @@ intent in the database and enqueues the work after the commit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,7 +33,7 @@ from integration.core.errors import (
     Text,
     ValidationFailed,
 )
-from integration.invoices import documents, qr, sync, visual
+from integration.invoices import documents, pdf, qr, sync, visual
 from integration.invoices.documents import InvoiceSummary, read_invoice
 from integration.invoices.models import Channel, CostSync, Direction, Invoice, Source, State
 from integration.jobs import enqueue_after_commit, job_id
@@ -484,3 +485,11 @@ def kod_image(actor: Actor, client_id: int, invoice_id: int, fmt: str) -> bytes:
         raise ValidationFailed.single("format", "png or svg")
     link = verification_link(get_invoice(actor, client_id, invoice_id))
     return qr.png(link) if fmt == "png" else qr.svg(link).encode()
+
+
+def invoice_pdf(actor: Actor, client_id: int, invoice_id: int) -> tuple[bytes, str]:
+    """The invoice page as a PDF, and a file name made of its number."""
+    shown = invoice_page(actor, client_id, invoice_id)
+    data = pdf.render(shown.invoice, shown.view, shown.kod_url, shown.kod_label, shown.upo)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", shown.invoice.number).strip("_") or "faktura"
+    return data, f"{name}.pdf"

@@ -290,6 +290,17 @@ def invoice_page(client_id: int, invoice_id: int) -> Page:
     )
 
 
+@bp.get("/clients/<int:client_id>/invoices/<int:invoice_id>/pdf")
+@signed_in
+def invoice_pdf(client_id: int, invoice_id: int) -> Response:
+    data, name = invoice_service.invoice_pdf(actor(), client_id, invoice_id)
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 @bp.get("/clients/<int:client_id>/invoices/<int:invoice_id>/kod.<any(png, svg):fmt>")
 @signed_in
 def invoice_kod(client_id: int, invoice_id: int, fmt: str) -> Response:

@@ -17,6 +17,7 @@ import zxingcpp
 from flask import Flask
 from lxml import etree
 from PIL import Image
+from pypdf import PdfReader
 
 from integration.core.db import db
 from integration.invoices.models import Invoice
@@ -157,3 +158,32 @@ def test_an_invoice_without_a_ksef_number_is_labelled_offline(
     row = _stored(app, w.client_ids[0], "FV/OFF/1")
     page = http.get(f"/clients/{w.client_ids[0]}/invoices/{row.id}").text
     assert "<strong>OFFLINE</strong>" in page.split('id="kod-i"')[1]
+
+
+def _pdf_text(data: bytes) -> str:
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    return re.sub(r"\s+", " ", text.replace("\u00a0", " "))
+
+
+def test_the_pdf_holds_the_invoice_with_polish_letters_its_sums_and_the_upo(
+    connected: Connected, app: Flask, settle: Callable[[], int]
+) -> None:
+    issued = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    xml = rich_vat_in_euro(connected.nip, "FV/EUR/PDF", issued)
+    post_xml(connected.http, f"/api/v1/clients/{connected.client_id}/invoices", xml)
+    settle()
+    row = _stored(app, connected.client_id, "FV/EUR/PDF")
+    answer = connected.http.get(f"/api/v1/clients/{connected.client_id}/invoices/{row.id}/pdf")
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/pdf"
+    text = _pdf_text(answer.data)
+    for shown in ("ul. Składowa 1, 80-001 Gdańsk", "Dziękujemy za zakupy.", "Odbiorca",
+                  "Mechanizm podzielonej płatności", "Termin płatności", "ZAM/77/2026",
+                  "URZĘDOWE POŚWIADCZENIE ODBIORU (UPO)"):  # fmt: skip
+        assert shown in text, shown
+    total = _sum_of(xml, "P_15")
+    assert f"Kwota należności ogółem: {total:,.2f}".replace(",", " ").replace(".", ",") in text
+    assert row.ksef_number
+    assert row.ksef_number in text
+    page = connected.http.get(f"/clients/{connected.client_id}/invoices/{row.id}/pdf")
+    assert page.data[:5] == b"%PDF-"
