@@ -305,6 +305,16 @@ def invoice_pdf(client_id: int, invoice_id: int) -> Response:
     return _file(data, name, "application/pdf")
 
 
+@blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/upo.pdf")
+@blp.response(200, description="the UPO as a document (PDF)")
+@file_answer("the UPO of a sent invoice, as a document", "application/pdf")
+@requires("invoices:read")
+def invoice_upo_pdf(client_id: int, invoice_id: int) -> Response:
+    """Who received the invoice, when, in which session and context, with its hash."""
+    data, name = invoices.upo_pdf(current_actor(), client_id, invoice_id)
+    return _file(data, name, "application/pdf")
+
+
 @blp.route("/clients/<int:client_id>/invoices/<int:invoice_id>/qr")
 @blp.arguments(QrArgs, location="query")
 @blp.response(200, description="KOD I: the QR code that verifies the invoice in KSeF")

@@ -151,3 +151,63 @@ def check_upo_covers(
                 ]
             return []
     return [FieldError(field, Text("the UPO does not acknowledge %(number)s", number=ksef_number))]
+
+
+@dataclass(frozen=True)
+class UpoDocument:
+    """A UPO as people read it: who received what, when, in which session and context."""
+
+    receiver: str
+    session: str
+    context: str
+    structure: str
+    form: str
+    # per document: (label, value) pairs, in the UPO's order
+    entries: list[list[tuple[str, str]]]
+
+
+_UPO_FIELDS = (
+    ("NumerKSeFDokumentu", "Numer KSeF"),
+    ("NumerFaktury", "Numer faktury"),
+    ("NipSprzedawcy", "NIP sprzedawcy"),
+    ("DataWystawieniaFaktury", "Data wystawienia faktury"),
+    ("DataPrzeslaniaDokumentu", "Data przesłania dokumentu"),
+    ("DataNadaniaNumeruKSeF", "Data nadania numeru KSeF"),
+    ("SkrotDokumentu", "Skrót dokumentu (SHA-256)"),
+    ("TrybWysylki", "Tryb wysyłki"),
+)
+
+
+def read_upo_document(data: bytes, ksef_number: str | None = None) -> UpoDocument:
+    """The UPO's header and its documents (only the one with ``ksef_number`` when given)."""
+    read_upo(data)  # the same checks: a KSeF UPO that acknowledges something
+    root = parse(data, max_bytes=MAX_UPO_BYTES, field="upo")
+    ns = {"u": etree.QName(root).namespace or ""}
+
+    def text(node: etree._Element, path: str) -> str:
+        return str(node.xpath(f"string({path})", namespaces=ns)).strip()
+
+    context = root.find("u:Uwierzytelnienie/u:IdKontekstu", namespaces=ns)
+    context_text = " ".join(
+        f"{etree.QName(c).localname}: {(c.text or '').strip()}"
+        for c in (context if context is not None else [])
+    )
+    entries = []
+    for doc in root.iterfind("u:Dokument", namespaces=ns):
+        if ksef_number and text(doc, "u:NumerKSeFDokumentu") != ksef_number:
+            continue
+        entries.append(
+            [
+                (label, text(doc, f"u:{name}"))
+                for name, label in _UPO_FIELDS
+                if text(doc, f"u:{name}")
+            ]
+        )
+    return UpoDocument(
+        receiver=text(root, "u:NazwaPodmiotuPrzyjmujacego"),
+        session=text(root, "u:NumerReferencyjnySesji"),
+        context=context_text,
+        structure=text(root, "u:NazwaStrukturyLogicznej"),
+        form=text(root, "u:KodFormularza"),
+        entries=entries,
+    )

@@ -18,7 +18,7 @@ from fpdf.fonts import FontFace
 
 from integration.core.clock import WARSAW
 from integration.invoices import qr
-from integration.invoices.documents import UpoEntry
+from integration.invoices.documents import UpoDocument
 from integration.invoices.models import Invoice
 from integration.invoices.visual import InvoiceView
 
@@ -93,7 +93,7 @@ class _Document(FPDF):
 
 
 def render(
-    invoice: Invoice, view: InvoiceView, kod_url: str, kod_label: str, upo: UpoEntry | None
+    invoice: Invoice, view: InvoiceView, kod_url: str, kod_label: str, upo: UpoDocument | None
 ) -> bytes:
     """The invoice as a PDF."""
     doc = _Document()
@@ -106,15 +106,32 @@ def render(
     _the_rest(doc, view)
     if upo is not None:
         doc.heading("Urzędowe poświadczenie odbioru (UPO)")
-        doc.facts(
-            [
-                ("Numer KSeF", upo.ksef_number),
-                ("Numer faktury", upo.invoice_number),
-                ("NIP sprzedawcy", upo.seller_nip),
-                ("Skrót dokumentu (SHA-256)", upo.sha256),
-            ]
-            + ([("Sesja KSeF", invoice.session_reference)] if invoice.session_reference else [])
-        )
+        doc.facts(upo_facts(upo))
+    return bytes(doc.output())
+
+
+def upo_facts(upo: UpoDocument) -> list[tuple[str, str]]:
+    """What the UPO says, as (label, value) in its order."""
+    head = [
+        ("Podmiot przyjmujący", upo.receiver),
+        ("Sesja KSeF", upo.session),
+        ("Kontekst", upo.context),
+        ("Struktura logiczna", f"{upo.structure} ({upo.form})" if upo.form else upo.structure),
+    ]
+    return [(k, v) for k, v in head if v] + [fact for entry in upo.entries for fact in entry]
+
+
+def render_upo(upo: UpoDocument) -> bytes:
+    """The UPO alone as a PDF."""
+    doc = _Document()
+    doc.set_title("UPO")
+    doc.add_page()
+    doc.set_font("Roboto", "B", 13)
+    doc.multi_cell(0, 8, "Urzędowe poświadczenie odbioru dokumentu elektronicznego (UPO)",
+                   new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    doc.set_font("Roboto", "", 9)
+    doc.ln(2)
+    doc.facts(upo_facts(upo))
     return bytes(doc.output())
 
 

@@ -445,7 +445,7 @@ class InvoiceDocument:
     view: visual.InvoiceView
     kod_url: str
     kod_label: str  # the KSeF number under the code, or OFFLINE
-    upo: documents.UpoEntry | None
+    upo: documents.UpoDocument | None
 
 
 def verification_link(invoice: Invoice) -> str:
@@ -460,14 +460,7 @@ def invoice_page(actor: Actor, client_id: int, invoice_id: int) -> InvoiceDocume
     upo = None
     if invoice.upo:
         try:
-            upo = next(
-                (
-                    e
-                    for e in documents.read_upo(invoice.upo)
-                    if e.ksef_number == invoice.ksef_number
-                ),
-                None,
-            )
+            upo = documents.read_upo_document(invoice.upo, invoice.ksef_number)
         except DomainError:  # a UPO that cannot be read is still offered as its file
             upo = None
     return InvoiceDocument(
@@ -493,3 +486,12 @@ def invoice_pdf(actor: Actor, client_id: int, invoice_id: int) -> tuple[bytes, s
     data = pdf.render(shown.invoice, shown.view, shown.kod_url, shown.kod_label, shown.upo)
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", shown.invoice.number).strip("_") or "faktura"
     return data, f"{name}.pdf"
+
+
+def upo_pdf(actor: Actor, client_id: int, invoice_id: int) -> tuple[bytes, str]:
+    """The invoice's UPO as a PDF."""
+    shown = invoice_page(actor, client_id, invoice_id)
+    if shown.upo is None:
+        raise NotFound("this invoice has no UPO (yet)")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", shown.invoice.number).strip("_") or "faktura"
+    return pdf.render_upo(shown.upo), f"UPO-{name}.pdf"

@@ -15,7 +15,7 @@ from integration.accounts.actor import Actor
 from integration.core import i18n
 from integration.core.errors import ValidationFailed
 from integration.core.i18n import _, ngettext
-from integration.invoices import archive, inbox, packages, qr, registers
+from integration.invoices import archive, inbox, packages, pdf, qr, registers
 from integration.invoices import service as invoice_service
 from integration.invoices.models import Channel, Invoice
 from integration.licensing import service as licensing
@@ -286,6 +286,7 @@ def invoice_page(client_id: int, invoice_id: int) -> Page:
         v=shown.view,
         i=shown.invoice,
         kod_svg=Markup(qr.svg(shown.kod_url)),  # noqa: S704 (segno's own SVG of our own URL)
+        upo_facts=pdf.upo_facts(shown.upo) if shown.upo else [],
         state=labels.invoice_state(shown.invoice.state.value, shown.invoice.error_description),
     )
 
@@ -294,6 +295,17 @@ def invoice_page(client_id: int, invoice_id: int) -> Page:
 @signed_in
 def invoice_pdf(client_id: int, invoice_id: int) -> Response:
     data, name = invoice_service.invoice_pdf(actor(), client_id, invoice_id)
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/clients/<int:client_id>/invoices/<int:invoice_id>/upo.pdf")
+@signed_in
+def invoice_upo_pdf(client_id: int, invoice_id: int) -> Response:
+    data, name = invoice_service.upo_pdf(actor(), client_id, invoice_id)
     return Response(
         data,
         mimetype="application/pdf",

@@ -187,3 +187,26 @@ def test_the_pdf_holds_the_invoice_with_polish_letters_its_sums_and_the_upo(
     assert row.ksef_number in text
     page = connected.http.get(f"/clients/{connected.client_id}/invoices/{row.id}/pdf")
     assert page.data[:5] == b"%PDF-"
+
+
+def test_the_upo_is_shown_as_a_document_on_the_page_and_as_a_pdf(
+    connected: Connected, app: Flask, settle: Callable[[], int]
+) -> None:
+    xml = invoice_xml(connected.nip, "FV/UPO/1")
+    post_xml(connected.http, f"/api/v1/clients/{connected.client_id}/invoices", xml)
+    settle()
+    row = _stored(app, connected.client_id, "FV/UPO/1")
+    page = connected.http.get(f"/clients/{connected.client_id}/invoices/{row.id}").text
+    upo = page.split('id="upo"')[1]
+    digest = base64.b64encode(hashlib.sha256(xml).digest()).decode()
+    assert digest in upo  # the hash KSeF acknowledged is the file's
+    assert row.session_reference
+    assert row.session_reference in upo
+    assert "Data nadania numeru KSeF" in upo
+    answer = connected.http.get(f"/api/v1/clients/{connected.client_id}/invoices/{row.id}/upo.pdf")
+    assert answer.mimetype == "application/pdf"
+    text = _pdf_text(answer.data)
+    assert "Urzędowe poświadczenie odbioru" in text
+    assert row.ksef_number
+    assert row.ksef_number in text
+    assert digest in text
