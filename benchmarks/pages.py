@@ -189,6 +189,7 @@ def main() -> None:
                 ("accountant: a client's cost invoices",
                  f"/clients/{first}/invoices?direction=cost"),
                 ("accountant: a search", f"/clients/{first}/invoices?q=FV/7"),
+                ("accountant: an invoice page", f"/clients/{first}/invoices/1"),
                 ("accountant: KSeF access", f"/clients/{first}/ksef"),
                 ("accountant: master data", f"/clients/{first}/master-data"),
                 ("accountant: live states (JSON)",

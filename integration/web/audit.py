@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from flask import Response as FlaskResponse
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -15,7 +14,7 @@ from integration.audit.service import AuditFilter
 from integration.core.clock import WARSAW
 from integration.core.errors import Unauthenticated
 from integration.core.i18n import lazy as _l
-from integration.web.common import PAGE_ROWS, bp
+from integration.web.common import PAGE_ROWS, bp, download
 from integration.web.common import day as _day
 from integration.web.common import page_number as _page_number
 
@@ -86,8 +85,4 @@ def audit_export(kind: str, tenant_id: int) -> Response:
     tenant = Tenant("bureau" if kind == "bureaus" else "client", tenant_id)
     separator = "," if request.args.get("separator") == "comma" else ";"
     data = accounts.audit_csv(actor, tenant, _narrow(), separator=separator)
-    return FlaskResponse(
-        data,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="audit-{kind}-{tenant_id}.csv"'},
-    )
+    return download(data, f"audit-{kind}-{tenant_id}.csv", "text/csv")

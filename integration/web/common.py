@@ -23,6 +23,7 @@ from flask import (
     session,
     url_for,
 )
+from flask import Response as FlaskResponse
 from werkzeug.wrappers import Response
 
 from integration.accounts import service as accounts
@@ -172,6 +173,13 @@ def show(template: str, outcome: Outcome | Response | None = None, **context: ob
         **context,
     )
     return (html, 422) if outcome.error else html
+
+
+def download(data: bytes, name: str, mimetype: str) -> FlaskResponse:
+    """A file the browser saves under ``name``."""
+    return FlaskResponse(
+        data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 def page_number() -> int:

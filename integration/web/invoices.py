@@ -28,6 +28,7 @@ from integration.web.common import (
     actor,
     bp,
     day,
+    download,
     page_number,
     show,
     signed_in,
@@ -195,22 +196,14 @@ def sync_text(sync: invoice_service.CostSyncStatus) -> str:
 @signed_in
 def invoice_document(client_id: int, invoice_id: int, kind: str) -> Response:
     data, name = invoice_service.document(actor(), client_id, invoice_id, kind)
-    return Response(
-        data,
-        mimetype="application/xml",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return download(data, name, "application/xml")
 
 
 @bp.get("/clients/<int:client_id>/invoices/archive.zip")
 @signed_in
 def invoice_archive(client_id: int) -> Response:
     data = archive.export_client(actor(), client_id)
-    return Response(
-        data,
-        mimetype="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="invoices-{client_id}.zip"'},
-    )
+    return download(data, f"invoices-{client_id}.zip", "application/zip")
 
 
 @bp.get("/clients/<int:client_id>/invoices/register.<any(csv, xlsx):fmt>")
@@ -222,11 +215,7 @@ def invoice_register(client_id: int, fmt: str) -> Response:
     narrowed = invoice_filter(direction if direction in DIRECTIONS else None)
     separator = "," if request.args.get("separator") == "comma" else ";"
     data = registers.client_register(actor(), client_id, fmt, narrowed, separator=separator)
-    return Response(
-        data,
-        mimetype=registers.MIMETYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="invoices-{client_id}.{fmt}"'},
-    )
+    return download(data, f"invoices-{client_id}.{fmt}", registers.MIMETYPES[fmt])
 
 
 # ---------------------------------------------------------------------------- the bureau's inbox
@@ -295,22 +284,14 @@ def invoice_page(client_id: int, invoice_id: int) -> Page:
 @signed_in
 def invoice_pdf(client_id: int, invoice_id: int) -> Response:
     data, name = invoice_service.invoice_pdf(actor(), client_id, invoice_id)
-    return Response(
-        data,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return download(data, name, "application/pdf")
 
 
 @bp.get("/clients/<int:client_id>/invoices/<int:invoice_id>/upo.pdf")
 @signed_in
 def invoice_upo_pdf(client_id: int, invoice_id: int) -> Response:
     data, name = invoice_service.upo_pdf(actor(), client_id, invoice_id)
-    return Response(
-        data,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return download(data, name, "application/pdf")
 
 
 @bp.get("/clients/<int:client_id>/invoices/<int:invoice_id>/kod.<any(png, svg):fmt>")

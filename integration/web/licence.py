@@ -16,7 +16,7 @@ from integration.core.i18n import _
 from integration.invoices import archive
 from integration.licensing import service as licensing
 from integration.quota import service as quota
-from integration.web.common import Outcome, Page, act, actor, bp, show, signed_in, upload
+from integration.web.common import Outcome, Page, act, actor, bp, download, show, signed_in, upload
 
 
 @bp.route("/bureaus/<int:bureau_id>/licence", methods=["GET", "POST"])
@@ -75,8 +75,4 @@ def _action(who: Actor, bureau_id: int, action: str) -> str:
 @signed_in
 def bureau_export(bureau_id: int) -> Response:
     data = archive.export_bureau(actor(), bureau_id)
-    return Response(
-        data,
-        mimetype="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="bureau-{bureau_id}.zip"'},
-    )
+    return download(data, f"bureau-{bureau_id}.zip", "application/zip")

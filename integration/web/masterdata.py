@@ -13,7 +13,7 @@ from integration.core.i18n import _
 from integration.core.i18n import lazy as _l
 from integration.licensing import service as licensing
 from integration.masterdata import service as masterdata
-from integration.web.common import Outcome, Page, act, actor, bp, show, signed_in, upload
+from integration.web.common import Outcome, Page, act, actor, bp, download, show, signed_in, upload
 
 KINDS = {"counterparties": _l("Counterparties"), "products": _l("Products and services")}
 SOURCES = {
@@ -91,8 +91,4 @@ def _action(who: Actor, client_id: int, kind: str, action: str) -> str:
 def master_data_file(client_id: int, kind: str, fmt: str) -> Response:
     separator = "," if request.args.get("separator") == "comma" else ";"
     data = masterdata.export(actor(), client_id, kind, fmt, separator=separator)
-    return Response(
-        data,
-        mimetype=_FILE_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{kind}.{fmt}"'},
-    )
+    return download(data, f"{kind}.{fmt}", _FILE_TYPES[fmt])

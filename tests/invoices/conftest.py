@@ -10,19 +10,16 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from rq.registry import ScheduledJobRegistry
 
 from integration.accounts.actor import SYSTEM
 from integration.accounts.models import ClientCompany
 from integration.core.db import db
-from integration.jobs import QUEUES
-from integration.jobs.runtime import current_runtime
 from integration.ksef_sandbox import testkit
 from integration.ksef_sandbox.cli import make_token
 from integration.ksef_sandbox.processing import Processor
 from integration.ksef_sandbox.state import Store
 from integration.quota import service as quota
-from tests.conftest import World, signed_in
+from tests.conftest import World, run_due_jobs, signed_in
 
 BUYER_NIP = "5260250274"
 
@@ -103,7 +100,7 @@ def connected(
 
 
 @pytest.fixture
-def settle(app: Flask, ksef_sandbox: Flask, run_jobs: Callable[[], int]) -> Callable[[], int]:
+def settle(app: Flask, ksef_sandbox: Flask) -> Callable[[], int]:
     """Run queued and scheduled jobs, letting the sandbox judge invoices in between, until
     nothing is left; returns how many jobs ran."""
 
@@ -113,19 +110,7 @@ def settle(app: Flask, ksef_sandbox: Flask, run_jobs: Callable[[], int]) -> Call
         assert isinstance(processor, Processor)
         for _ in range(rounds):
             processor.drain()
-            moved = 0
-            with app.app_context():
-                runtime = current_runtime()
-                for name in QUEUES:
-                    queue = runtime.queue(name)
-                    registry = ScheduledJobRegistry(queue=queue)
-                    for job_id in registry.get_job_ids():
-                        job = queue.fetch_job(job_id)
-                        registry.remove(job_id)
-                        if job is not None:
-                            queue.enqueue_job(job)
-                            moved += 1
-            ran = run_jobs()
+            moved, ran = run_due_jobs(app)
             total += ran
             if not ran and not moved:
                 return total

@@ -20,15 +20,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flask import Flask
-from rq.registry import ScheduledJobRegistry
 
 from integration.core.db import db, transaction
 from integration.core.settings import Settings
-from integration.jobs import QUEUES
-from integration.jobs.runtime import current_runtime
-from integration.jobs.worker import AppSimpleWorker
 from integration.mail import Message, backend_for, send
 from integration.mail.models import MailOutbox
+from tests.conftest import run_due_jobs
 
 REFUSED = "nobody@delegat.example"
 
@@ -131,20 +128,8 @@ def _write(application: Flask, key: str, recipient: str) -> int:
 
 
 def _run_due(application: Flask) -> None:
-    """Run every queued job, and the delayed ones at once, with the smtp app's settings."""
-    with application.app_context():
-        runtime = current_runtime()
-        queues = [runtime.queue(q) for q in QUEUES]
-        for queue in queues:
-            registry = ScheduledJobRegistry(queue=queue)
-            for scheduled in registry.get_job_ids():
-                job = queue.fetch_job(scheduled)
-                registry.remove(scheduled)
-                if job is not None:
-                    queue.enqueue_job(job)
-        AppSimpleWorker(queues, connection=runtime.redis(), app=application).work(
-            burst=True, with_scheduler=False
-        )
+    """Run every due job (the delayed ones at once) with the smtp app's settings."""
+    run_due_jobs(application)
 
 
 def _row(application: Flask, row_id: int) -> MailOutbox:

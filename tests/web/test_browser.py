@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from rq.registry import ScheduledJobRegistry
 from rq.timeouts import TimerDeathPenalty
 from werkzeug.serving import make_server
 
@@ -24,13 +23,11 @@ from integration.accounts.actor import Actor
 from integration.accounts.models import Role
 from integration.core.db import db
 from integration.invoices.models import Invoice
-from integration.jobs import QUEUES
-from integration.jobs.runtime import current_runtime
 from integration.jobs.worker import AppSimpleWorker
 from integration.ksef_sandbox.cli import make_token
 from integration.ksef_sandbox.processing import Processor
 from integration.licensing import service as licensing
-from tests.conftest import PASSWORD, World, _add_user
+from tests.conftest import PASSWORD, World, _add_user, run_due_jobs
 from tests.invoices.conftest import client_nip, fund, invoice_xml, sandbox_store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -77,19 +74,7 @@ def live(app: Flask, ksef_sandbox: Flask) -> Iterator[Live]:
     def work() -> None:
         while not stop.is_set():
             processor.drain()
-            with app.app_context():
-                runtime = current_runtime()
-                queues = [runtime.queue(name) for name in QUEUES]
-                for queue in queues:
-                    registry = ScheduledJobRegistry(queue=queue)
-                    for job_id in registry.get_job_ids():
-                        job = queue.fetch_job(job_id)
-                        registry.remove(job_id)
-                        if job is not None:
-                            queue.enqueue_job(job)
-                _ThreadWorker(queues, connection=runtime.redis(), app=app).work(
-                    burst=True, with_scheduler=False
-                )
+            run_due_jobs(app, _ThreadWorker)
             stop.wait(0.3)
 
     worker = threading.Thread(target=work, daemon=True)
