@@ -452,7 +452,8 @@ def verification_link(invoice: Invoice) -> str:
     """KOD I's link for the invoice, on the QR host of the KSeF in use."""
     settings = current_settings()
     base = settings.ksef_qr_base_url or qr.qr_base(settings.ksef_base_url)
-    return qr.verification_url(base, invoice.seller_nip, invoice.issue_date, invoice.sha256)
+    digest = documents.sha256_b64(invoice.xml)  # of the file itself, as KSeF computes it
+    return qr.verification_url(base, invoice.seller_nip, invoice.issue_date, digest)
 
 
 def invoice_page(actor: Actor, client_id: int, invoice_id: int) -> InvoiceDocument:
