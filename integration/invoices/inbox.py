@@ -26,6 +26,11 @@ MAX_PAGE = 200
 ATTENTION = (State.FAILED, State.REJECTED)
 
 
+def _bureau_people_only(actor: Actor, bureau_id: int) -> None:
+    if not actor.works_for_bureau(bureau_id):
+        raise Forbidden("only the bureau's people see the invoices of all its clients")
+
+
 @dataclass(frozen=True)
 class InboxItem:
     invoice: Invoice
@@ -83,8 +88,7 @@ def bureau_invoices(
     """Invoices of every client of the bureau, the most recently received first."""
     if not actor.sees_bureau(bureau_id):
         raise NotFound("no such bureau")
-    if not actor.works_for_bureau(bureau_id):
-        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    _bureau_people_only(actor, bureau_id)
     if page < 1:
         raise ValidationFailed.single("page", "must be 1 or more")
     if not 1 <= per_page <= MAX_PAGE:
@@ -152,8 +156,7 @@ def activity(
 ) -> dict[int, ClientActivity]:
     """For the clients ``of`` (a page of the bureau's): what needs attention, what is on its
     way, and the cost invoices that arrived ``since``; clients with none are left out."""
-    if not actor.works_for_bureau(bureau_id):
-        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    _bureau_people_only(actor, bureau_id)
     on_the_way = (State.QUEUED, State.SENDING, State.PROCESSING)
     attention: Counter[int] = Counter()
     moving: Counter[int] = Counter()
@@ -192,8 +195,7 @@ def activity(
 def arrived_since(actor: Actor, bureau_id: int, since: datetime) -> int:
     """How many cost invoices arrived for the bureau's clients since a moment (over the
     arrivals index, which holds the client too)."""
-    if not actor.works_for_bureau(bureau_id):
-        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    _bureau_people_only(actor, bureau_id)
     with transaction() as s:
         ours = select(ClientCompany.id).where(ClientCompany.bureau_id == bureau_id)
         return (
@@ -230,8 +232,7 @@ def client_page(
 ) -> ClientPage:
     """The bureau's clients searched by name or NIP, those with sales invoices rejected or not
     sent first, then by name (paged in the database)."""
-    if not actor.works_for_bureau(bureau_id):
-        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    _bureau_people_only(actor, bureau_id)
     per_page = max(1, min(per_page, MAX_PAGE))
     where: list[ColumnElement[bool]] = [ClientCompany.bureau_id == bureau_id]
     if q:
@@ -272,8 +273,7 @@ def client_page(
 def attention_count(actor: Actor, bureau_id: int) -> int:
     """How many of the bureau's sales invoices were rejected or not sent (over the index of
     states)."""
-    if not actor.works_for_bureau(bureau_id):
-        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    _bureau_people_only(actor, bureau_id)
     with transaction() as s:
         return (
             s.scalar(
@@ -292,8 +292,7 @@ def attention_count(actor: Actor, bureau_id: int) -> int:
 
 def has_accepted_sales(actor: Actor, bureau_id: int) -> bool:
     """Whether KSeF accepted any sales invoice of the bureau's clients (the first steps)."""
-    if not actor.works_for_bureau(bureau_id):
-        raise Forbidden("only the bureau's people see the invoices of all its clients")
+    _bureau_people_only(actor, bureau_id)
     with transaction() as s:
         return bool(
             s.scalar(
